@@ -1,0 +1,50 @@
+"""Backend addresses per profile: one place maps settings to Feast's and MLflow's URLs."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from keel.settings import Settings
+from keel.workspace import Workspace
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, safe for logs and error messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def sqlalchemy_postgres_url(url: str) -> str:
+    """`postgresql://…` as SQLAlchemy's psycopg 3 URL (the driver Keel installs)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in {"postgresql", "postgres", "postgresql+psycopg"}:
+        raise ValueError(f"expected a postgresql:// URL, got {redact_url(url)!r}")
+    return f"postgresql+psycopg://{rest}"
+
+
+def feast_redis_connection(url: str) -> str:
+    """`redis://[:password@]host:port/db` as Feast's `host:port,db=N[,password=…]` string."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"}:
+        raise ValueError(f"expected a redis:// URL, got {redact_url(url)!r}")
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or 6379
+    db = parts.path.lstrip("/") or "0"
+    connection = f"{host}:{port},db={db}"
+    if parts.password:
+        connection += f",password={parts.password}"
+    if parts.scheme == "rediss":
+        connection += ",ssl=true"
+    return connection
+
+
+def mlflow_tracking_uri(settings: Settings) -> str:
+    """MLflow's tracking (and registry) URI for the profile, unless overridden."""
+    if settings.mlflow_tracking_uri:
+        return settings.mlflow_tracking_uri
+    if settings.profile == "production":
+        return sqlalchemy_postgres_url(settings.postgres_url)
+    return f"sqlite:///{Workspace.from_settings(settings).mlflow_db}"

@@ -1,0 +1,69 @@
+"""Rich renderings of library results (the library itself never prints)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from keel.data import DataSummary
+from training.train import TrainResult
+
+HEADLINE = ("pr_auc", "roc_auc", "brier", "log_loss")
+
+
+def data_table(summary: DataSummary) -> Table:
+    table = Table(title="Data", show_header=True)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in summary.raw_rows.items():
+        table.add_row(f"raw/{name}", f"{rows:,}")
+    for name, rows in summary.feature_tables.rows.items():
+        table.add_row(f"features/{name.removesuffix('.parquet')}", f"{rows:,}")
+    return table
+
+
+def metrics_table(result: TrainResult) -> Table:
+    table = Table(title="Test snapshot: baseline first, then the model", show_header=True)
+    table.add_column("model")
+    for metric in HEADLINE:
+        table.add_column(metric, justify="right")
+    table.add_column("majority acc.", justify="right", style="dim")
+    for candidate in result.candidates:
+        table.add_row(
+            candidate.name,
+            *(f"{candidate.test[m]:.4f}" for m in HEADLINE),
+            f"{candidate.test['majority_accuracy']:.4f}",
+        )
+    return table
+
+
+def train_summary(console: Console, result: TrainResult) -> None:
+    rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
+    console.print(f"snapshots: {rows}; label rate {result.label_rate:.2%}")
+    console.print(metrics_table(result))
+    verdict = "[green]passed[/]" if result.gate.passed else "[red]failed[/]"
+    aliases = f" -> alias {', '.join(result.aliases)}" if result.aliases else " (no alias moved)"
+    console.print(
+        f"model version {result.model_version}: gate {verdict}: {result.gate.reason}{aliases}"
+    )
+
+
+def predictions_table(responses: list[dict[str, Any]]) -> Table:
+    table = Table(title="Predictions over HTTP", show_header=True)
+    for column in ("status", "customer", "churn probability", "model", "prediction id / error"):
+        table.add_column(column)
+    for answer in responses:
+        if answer["status"] == 200:
+            model = answer["model"]
+            table.add_row(
+                "200",
+                str(answer["customer_id"]),
+                f"{answer['churn_probability']:.4f}",
+                f"{model['name']} v{model['version']}",
+                answer["prediction_id"],
+            )
+        else:
+            table.add_row(str(answer["status"]), "", "", "", answer.get("detail", ""))
+    return table

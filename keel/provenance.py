@@ -1,0 +1,52 @@
+"""Where a result came from: the code commit and the synthetic-data manifest."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+MANIFEST = "manifest.json"
+
+
+def code_commit() -> str:
+    """The git commit of Keel's source tree (suffixed `-dirty` with local changes)."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=PACKAGE_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=PACKAGE_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}-dirty" if dirty else commit
+
+
+def read_manifest(raw_dir: Path) -> dict[str, Any]:
+    """The generator's manifest (seed, sizes), or an empty dict for data Keel did not make."""
+    path = raw_dir / MANIFEST
+    if not path.exists():
+        return {}
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def write_manifest(raw_dir: Path, manifest: dict[str, Any]) -> Path:
+    path = raw_dir / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+    tmp.replace(path)
+    return path

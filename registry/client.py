@@ -1,0 +1,32 @@
+"""An `MlflowClient` on the workspace's backend, and the experiment Keel logs into."""
+
+from __future__ import annotations
+
+from mlflow import MlflowClient
+
+from keel.backends import mlflow_tracking_uri
+from keel.settings import Settings
+from keel.workspace import Workspace
+
+
+def mlflow_client(settings: Settings) -> MlflowClient:
+    """A client whose tracking and registry URIs are the profile's (no global MLflow state)."""
+    uri = mlflow_tracking_uri(settings)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_name(settings: Settings) -> str:
+    return f"{settings.project}-{settings.model_name}"
+
+
+def ensure_experiment(settings: Settings, client: MlflowClient) -> str:
+    """The experiment id, created with its artifacts inside the workspace if it is new.
+
+    MLflow would otherwise put artifacts in `./mlruns` under whatever the current directory is.
+    """
+    name = experiment_name(settings)
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return str(existing.experiment_id)
+    location = Workspace.from_settings(settings).ensure().artifacts_dir.as_uri()
+    return str(client.create_experiment(name, artifact_location=location))

@@ -1,0 +1,41 @@
+"""One place that turns errors into JSON bodies naming the problem (never a traceback)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from keel.errors import KeelError
+
+
+def _field(location: tuple[object, ...] | list[object]) -> str:
+    return ".".join(str(part) for part in location if part != "body") or "body"
+
+
+async def keel_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, KeelError)
+    return JSONResponse(
+        status_code=error.status_code,
+        content={"error": type(error).__name__, "detail": error.message},
+    )
+
+
+async def validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    problems = [
+        {"field": "body", "message": f"invalid JSON at character {e['loc'][-1]}"}
+        if e.get("type") == "json_invalid"
+        else {"field": _field(e.get("loc", ())), "message": e.get("msg", "invalid")}
+        for e in error.errors()
+    ]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return JSONResponse(
+        status_code=422,
+        content={"error": "InvalidRequest", "detail": summary, "fields": problems},
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(KeelError, keel_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

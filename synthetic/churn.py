@@ -1,0 +1,72 @@
+"""Public facade: generate seeded synthetic churn data and write it as Parquet.
+
+The data come from a hidden day-by-day process (see ``synthetic.simulation`` and
+``synthetic.risk``); only the raw tables a real business would have are exposed.
+
+A customer is active on every day from the signup day through the churn day inclusive
+(``churned_at`` falls later on that day; tickets on it open before ``churned_at``, tickets on
+the signup day open after ``signup_at``). Activity rows exist for every active day in the
+window, zeros included. All timestamps are ``datetime64[us, UTC]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synthetic.config import GeneratorConfig
+from synthetic.customers import draw_customers
+from synthetic.simulation import simulate
+from synthetic.tables import RawTables, build_tables
+
+__all__ = ["TABLE_NAMES", "GeneratorConfig", "RawTables", "generate", "write_raw_tables"]
+
+TABLE_NAMES = ("customers", "activity", "tickets", "churn_events")
+
+
+def generate(config: GeneratorConfig) -> RawTables:
+    """Simulate ``config.days`` days for ``config.customers`` customers; same config, same data."""
+    rng = np.random.default_rng(config.seed)
+    customers = draw_customers(rng, config)
+    sim = simulate(rng, config, customers)
+    return build_tables(rng, config, customers, sim)
+
+
+def write_raw_tables(tables: RawTables, directory: Path) -> dict[str, Path]:
+    """Write ``<name>.parquet`` for each table into ``directory`` (created if missing).
+
+    Each file is written to a temporary file in the same directory and then renamed over the
+    target, so readers never see a half-written file. Output is byte-identical for identical
+    tables: pyarrow embeds no wall-clock time.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name in TABLE_NAMES:
+        table = pa.Table.from_pandas(getattr(tables, name), preserve_index=False)
+        target = directory / f"{name}.parquet"
+        _write_atomically(table, target)
+        written[name] = target
+    return written
+
+
+def _write_atomically(table: pa.Table, target: Path) -> None:
+    """Write ``table`` to a sibling temporary file, fsync it, then os.replace it onto target."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pq.write_table(table, handle, compression="zstd")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the tables are meant to be shared
+        os.replace(tmp_name, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise

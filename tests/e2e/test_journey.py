@@ -1,0 +1,128 @@
+"""The whole journey on embedded defaults, checked through real Feast, MLflow and HTTP."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pandas as pd
+import pytest
+
+from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
+from keel.feature_store import open_store
+from keel.server_process import running_server
+from keel.workspace import Workspace
+from registry.client import mlflow_client
+from registry.models import CHAMPION
+from serving.online_features import OnlineFeatures
+from serving.prediction_log import PredictionLog
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_answers_known_customers_and_404s_the_unknown(journey: DemoResult) -> None:
+    statuses = [r["status"] for r in journey.responses]
+    assert statuses == [200, 200, 200, 404]
+    unknown = journey.responses[-1]
+    assert str(UNKNOWN_CUSTOMER) in unknown["detail"]
+    for answer in journey.responses[:3]:
+        assert 0.0 < answer["churn_probability"] < 1.0
+        assert answer["model"] == {
+            "name": "churn",
+            "version": journey.training.model_version,
+            "alias": CHAMPION,
+        }
+
+
+def test_every_answered_prediction_is_in_the_log_with_its_model(journey: DemoResult) -> None:
+    log = PredictionLog(Workspace.from_settings(journey.settings).prediction_log)
+    try:
+        assert journey.logged_predictions == 3
+        for answer in journey.responses[:3]:
+            record = log.get(answer["prediction_id"])
+            assert record is not None
+            assert record.customer_id == answer["customer_id"]
+            assert record.churn_probability == answer["churn_probability"]
+            assert record.model_version == journey.training.model_version
+            assert record.run_id
+            assert set(journey.training.feature_columns) <= set(record.features)
+    finally:
+        log.close()
+
+
+def test_model_beats_baseline_and_is_champion(journey: DemoResult) -> None:
+    training = journey.training
+    baseline, model = training.candidates
+    assert baseline.name == "baseline"
+    assert model.test["pr_auc"] > baseline.test["pr_auc"]
+    assert model.test["roc_auc"] > 0.6
+    assert training.gate.passed
+    client = mlflow_client(journey.settings)
+    champion = client.get_model_version_by_alias("churn", CHAMPION)
+    assert str(champion.version) == training.model_version
+    assert champion.tags["keel.gate"] == "passed"
+
+
+def test_mlflow_holds_feast_lineage_and_the_dataset(journey: DemoResult) -> None:
+    client = mlflow_client(journey.settings)
+    version = client.get_model_version_by_alias("churn", CHAMPION)
+    assert version.tags["feast.feature_service"] == "churn_v1"
+    model_run = client.get_run(version.run_id)
+    assert model_run.data.tags["feast.feature_service"] == "churn_v1"
+    assert model_run.data.tags["keel.generator_seed"] == "7"
+    assert "keel.code_commit" in model_run.data.tags
+    assert "feast_features.json" in {a.path for a in client.list_artifacts(version.run_id)}
+    parent = client.get_run(journey.training.parent_run_id)
+    assert parent.inputs.dataset_inputs, "training dataset was not logged"
+    assert "plots" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+
+
+def test_served_features_equal_the_offline_point_in_time_features(journey: DemoResult) -> None:
+    settings = journey.settings
+    store = open_store(settings)
+    online = OnlineFeatures(store, settings.feature_service)
+    customers = sample_customers(settings, 25)
+    as_of = int(time.time())
+    entities = pd.DataFrame(
+        {
+            "customer_id": customers,
+            "event_timestamp": pd.Timestamp(as_of, unit="s", tz="UTC"),
+            "as_of_unix": as_of,
+        }
+    )
+    offline = store.get_historical_features(
+        entity_df=entities, features=store.get_feature_service(settings.feature_service)
+    ).to_df()
+    offline = offline.set_index("customer_id")
+    for customer in customers:
+        served = online.get(customer, as_of_unix=as_of)
+        for name, value in served.items():
+            expected = offline.loc[customer, name]
+            if isinstance(expected, str):
+                assert value == expected, (customer, name)
+            else:
+                assert value == pytest.approx(float(expected), rel=1e-12), (customer, name)
+
+
+def test_server_errors_are_json_naming_the_problem(journey: DemoResult) -> None:
+    with running_server(journey.settings) as url, httpx.Client(base_url=url) as http:
+        assert http.get("/healthz").json() == {"status": "ok"}
+        missing = http.post("/v1/predict", json={"customer": 1})
+        assert missing.status_code == 422
+        assert "customer_id" in missing.json()["detail"]
+        wrong_type = http.post("/v1/predict", json={"customer_id": "abc"})
+        assert wrong_type.status_code == 422
+        assert wrong_type.json()["fields"][0]["field"] == "customer_id"
+        broken = http.post(
+            "/v1/predict",
+            content=b'{"customer_id": 1',
+            headers={"content-type": "application/json"},
+        )
+        assert broken.status_code == 422
+        assert broken.json()["fields"][0]["field"] == "body"
+        unknown = http.post("/v1/predict", json={"customer_id": 999_999_999})
+        assert unknown.status_code == 404
+        assert unknown.json() == {
+            "error": "UnknownEntity",
+            "detail": "customer_id 999999999 has no online features: unknown customer",
+        }

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from serving.ids import new_prediction_id
+from serving.prediction_log import PredictionLog, PredictionRecord
+
+
+def _record(prediction_id: str) -> PredictionRecord:
+    return PredictionRecord(
+        prediction_id=prediction_id,
+        created_at="2026-11-30T00:00:00+00:00",
+        customer_id=42,
+        churn_probability=0.125,
+        model_name="churn",
+        model_version="3",
+        model_alias="champion",
+        run_id="abc",
+        code_commit="deadbeef",
+        request_id="req-1",
+        features={"plan": "basic", "logins_7d": 3, "tenure_days": None},
+    )
+
+
+def test_prediction_ids_are_unique_and_sort_by_time() -> None:
+    first = [new_prediction_id() for _ in range(1000)]
+    time.sleep(0.002)
+    later = new_prediction_id()
+    assert len(set(first)) == 1000
+    assert all(len(i) == 26 for i in first)
+    assert max(first) < later
+
+
+def test_a_logged_prediction_survives_reopening_the_log(tmp_path: Path) -> None:
+    path = tmp_path / "log" / "predictions.db"
+    log = PredictionLog(path)
+    log.append(_record("01A"))
+    log.close()
+    reopened = PredictionLog(path)
+    assert reopened.count() == 1
+    assert reopened.get("01A") == _record("01A")
+    assert reopened.get("missing") is None
+    reopened.close()
+
+
+def test_the_same_prediction_id_cannot_be_logged_twice(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "p.db")
+    log.append(_record("01B"))
+    try:
+        log.append(_record("01B"))
+    except Exception as error:  # sqlite3.IntegrityError
+        assert "UNIQUE" in str(error)
+    else:
+        raise AssertionError("duplicate prediction id was accepted")
+    assert log.count() == 1
+    log.close()

@@ -1,0 +1,68 @@
+"""Training frames from Feast: point-in-time features for labelled snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from feast import FeatureStore
+
+from keel.errors import WorkspaceNotReady
+from training.labels import TIMESTAMP, SnapshotPlan, label_snapshots, snapshot_times
+
+KEY = "customer_id"
+
+
+@dataclass(frozen=True)
+class TrainingFrame:
+    """Labelled snapshots joined with their features, and the feature column names."""
+
+    frame: pd.DataFrame
+    feature_columns: list[str]
+    feature_service: str
+
+
+def normalise_entity_frame(entities: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps as UTC microseconds: Feast's DuckDB store rejects nanosecond precision."""
+    out = entities.copy()
+    out[TIMESTAMP] = (
+        pd.to_datetime(out[TIMESTAMP], utc=True).dt.floor("us").astype("datetime64[us, UTC]")
+    )
+    return out
+
+
+def load_snapshots(raw_dir: Path, plan: SnapshotPlan) -> pd.DataFrame:
+    """The labelled entity frame from the raw customers, activity days and churn events."""
+    paths = {
+        name: raw_dir / f"{name}.parquet" for name in ("customers", "churn_events", "activity")
+    }
+    for path in paths.values():
+        if not path.exists():
+            raise WorkspaceNotReady(f"{path} is missing: run `keel data generate` first")
+    customers = pd.read_parquet(paths["customers"])
+    churn_events = pd.read_parquet(paths["churn_events"])
+    days = pd.read_parquet(paths["activity"], columns=["activity_date"])["activity_date"]
+    first_day, end = days.min(), days.max() + pd.Timedelta(days=1)
+    times = snapshot_times(first_day, end, plan)
+    return label_snapshots(customers, churn_events, times, horizon_days=plan.horizon_days)
+
+
+def build_training_frame(
+    store: FeatureStore, entities: pd.DataFrame, *, feature_service: str
+) -> TrainingFrame:
+    """Features of `feature_service` as of each entity row's timestamp (Feast, point in time)."""
+    service = store.get_feature_service(feature_service)
+    job = store.get_historical_features(
+        entity_df=normalise_entity_frame(entities), features=service
+    )
+    frame = job.to_df()
+    feature_columns = [
+        feature.name
+        for projection in service.feature_view_projections
+        for feature in projection.features
+    ]
+    frame = frame.sort_values([TIMESTAMP, KEY], ignore_index=True)
+    return TrainingFrame(
+        frame=frame, feature_columns=feature_columns, feature_service=feature_service
+    )
