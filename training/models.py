@@ -1,4 +1,4 @@
-"""Candidate models, simplest first: a no-model baseline, then logistic regression.
+"""Candidate models, simplest first: no model, one rule, logistic regression, boosted trees.
 
 Preprocessing lives inside each scikit-learn `Pipeline`, so serving applies exactly what
 training fitted.
@@ -7,17 +7,97 @@ training fitted.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 CATEGORICAL = ("plan", "region")
-SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
-"""Types beyond skops' defaults that these pipelines hold (the encoder's output dtype)."""
+SKOPS_TRUSTED_TYPES = [
+    "numpy.dtype",
+    "training.models.OneRuleClassifier",
+    "functools.partial",
+    "sklearn.utils.validation.check_array",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+]
+"""Types beyond skops' defaults that these pipelines hold. Trusting them is sound only because
+Keel loads models from its own registry, written by its own training code."""
+
+
+def _split_columns(features: Sequence[str]) -> tuple[list[str], list[str]]:
+    categorical = [f for f in features if f in CATEGORICAL]
+    return categorical, [f for f in features if f not in CATEGORICAL]
+
+
+class OneRuleClassifier(ClassifierMixin, BaseEstimator):
+    """One threshold on the single most predictive numeric feature (by training ROC AUC).
+
+    Scores are the training churn rates on each side of the rule: the simplest model a
+    person could write down, and a bar that a real model has to clear.
+    """
+
+    def __init__(self, min_side: int = 20) -> None:
+        self.min_side = min_side
+
+    def fit(self, X: pd.DataFrame, y: Any) -> OneRuleClassifier:
+        target = np.asarray(y, dtype=int)
+        numeric = X.select_dtypes(include="number")
+        if numeric.shape[1] == 0:
+            raise ValueError("OneRuleClassifier needs at least one numeric feature")
+        best: tuple[float, str, int] = (-1.0, "", 1)
+        for column in numeric.columns:
+            values = numeric[column].astype(float)
+            values = values.fillna(values.median())
+            if values.nunique() < 2:
+                continue
+            auc = float(roc_auc_score(target, values))
+            strength = abs(auc - 0.5)
+            if strength > best[0]:
+                best = (strength, str(column), 1 if auc >= 0.5 else -1)
+        _, self.feature_, self.direction_ = best
+        values = numeric[self.feature_].astype(float)
+        self.fill_ = float(values.median())
+        signed = self.direction_ * values.fillna(self.fill_).to_numpy()
+        self.threshold_, self.rates_ = self._best_split(signed, target)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def _best_split(
+        self, signed: np.ndarray, target: np.ndarray
+    ) -> tuple[float, tuple[float, float]]:
+        """Threshold on the signed feature that maximises F1 of `signed >= threshold`."""
+        best_f1, best = -1.0, (float(np.median(signed)), (target.mean(), target.mean()))
+        for threshold in np.unique(np.quantile(signed, np.linspace(0.5, 0.99, 50))):
+            fires = signed >= threshold
+            if fires.sum() < self.min_side or (~fires).sum() < self.min_side:
+                continue
+            tp = float(target[fires].sum())
+            f1 = 2 * tp / (fires.sum() + target.sum())
+            if f1 > best_f1:
+                best_f1 = f1
+                best = (
+                    float(threshold),
+                    (float(target[~fires].mean()), float(target[fires].mean())),
+                )
+        return best
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        signed = self.direction_ * X[self.feature_].astype(float).fillna(self.fill_).to_numpy()
+        p = np.where(signed >= self.threshold_, self.rates_[1], self.rates_[0])
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
 def baseline() -> Pipeline:
@@ -25,10 +105,16 @@ def baseline() -> Pipeline:
     return Pipeline([("prior", DummyClassifier(strategy="prior"))])
 
 
-def logistic_regression(features: Sequence[str], *, c: float = 1.0) -> Pipeline:
+def one_rule() -> Pipeline:
+    """One threshold on the most predictive feature."""
+    return Pipeline([("rule", OneRuleClassifier())])
+
+
+def logistic_regression(
+    features: Sequence[str], *, c: float = 1.0, class_weight: str | None = None
+) -> Pipeline:
     """Imputed, scaled numeric features and one-hot categories into a logistic regression."""
-    categorical = [f for f in features if f in CATEGORICAL]
-    numeric = [f for f in features if f not in CATEGORICAL]
+    categorical, numeric = _split_columns(features)
     preprocess = ColumnTransformer(
         [
             (
@@ -42,7 +128,14 @@ def logistic_regression(features: Sequence[str], *, c: float = 1.0) -> Pipeline:
                 "categorical",
                 Pipeline(
                     [
-                        ("impute", SimpleImputer(strategy="constant", fill_value="unknown")),
+                        # Missing categories arrive as None (Arrow, Feast's online store);
+                        # the default missing marker (NaN) would let None pass as a category.
+                        (
+                            "impute",
+                            SimpleImputer(
+                                missing_values=None, strategy="constant", fill_value="unknown"
+                            ),
+                        ),
                         ("encode", OneHotEncoder(handle_unknown="ignore")),
                     ]
                 ),
@@ -50,6 +143,44 @@ def logistic_regression(features: Sequence[str], *, c: float = 1.0) -> Pipeline:
             ),
         ]
     )
-    return Pipeline(
-        [("preprocess", preprocess), ("classifier", LogisticRegression(C=c, max_iter=2000))]
+    classifier = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight)
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+
+
+def gradient_boosting(features: Sequence[str], *, seed: int = 0) -> Pipeline:
+    """Shallow, regularised histogram boosting; categories ordinal-encoded, NaN handled natively."""
+    categorical, numeric = _split_columns(features)
+    preprocess = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
+                ),
+                categorical,
+            ),
+            ("numeric", "passthrough", numeric),
+        ]
     )
+    classifier = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=300,
+        max_depth=3,
+        min_samples_leaf=100,
+        l2_regularization=1.0,
+        categorical_features=list(range(len(categorical))),
+        random_state=seed,
+    )
+    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
+
+
+def candidates(
+    features: Sequence[str], *, class_weight: str | None = None
+) -> list[tuple[str, Pipeline]]:
+    """Every candidate, simplest first; the baseline is always first."""
+    return [
+        ("baseline", baseline()),
+        ("one_rule", one_rule()),
+        ("logistic_regression", logistic_regression(features, class_weight=class_weight)),
+        ("gradient_boosting", gradient_boosting(features)),
+    ]

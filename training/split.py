@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from training.labels import TIMESTAMP
+from training.labels import LABEL, TIMESTAMP
 
 
 @dataclass(frozen=True)
@@ -30,3 +31,11 @@ def split_by_time(frame: pd.DataFrame) -> TimeSplit:
         valid=frame[frame[TIMESTAMP] == valid_at],
         test=frame[frame[TIMESTAMP] == test_at],
     )
+
+
+def shuffle_training_labels(split: TimeSplit, *, seed: int) -> TimeSplit:
+    """The same split with the training labels permuted (validation and test stay real)."""
+    rng = np.random.default_rng(seed)
+    train = split.train.copy()
+    train[LABEL] = rng.permutation(train[LABEL].to_numpy())
+    return TimeSplit(train=train, valid=split.valid, test=split.test)

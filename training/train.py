@@ -1,12 +1,13 @@
-"""`keel train`: Feast point-in-time features -> baseline and logistic regression -> MLflow.
+"""`keel train`: Feast point-in-time features -> four candidates, simplest first -> MLflow.
 
-One parent run holds the dataset and Feast's lineage tags; each candidate is a nested run with
-the same metrics on the same time split. The model version is registered, gated against the
-baseline, and aliased `champion` only if it passes.
+One parent run holds the dataset, the exact training frame and Feast's lineage tags; each
+candidate is a nested run with the same metrics on the same time split. The best candidate on
+validation is registered; it becomes `challenger`, and `champion` only if the gate passes.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+from feast import FeatureStore
 from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
@@ -21,23 +23,45 @@ from keel.feature_store import open_store
 from keel.provenance import code_commit, read_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
+from monitoring.profile import build_reference_profile, log_reference_profile
 from registry.client import ensure_experiment, mlflow_client
-from registry.models import CHAMPION
-from training.dataset import build_training_frame, load_snapshots
-from training.evaluate import classification_metrics
-from training.gate import GateDecision, baseline_gate
-from training.labels import LABEL, SnapshotPlan
-from training.models import SKOPS_TRUSTED_TYPES, baseline, logistic_regression
-from training.plots import pr_curves
-from training.split import split_by_time
+from training.dataset import TrainingFrame, build_training_frame, load_snapshots
+from training.evaluate import Threshold, choose_threshold, classification_metrics
+from training.gate import GateDecision
+from training.labels import LABEL, TIMESTAMP, SnapshotPlan
+from training.models import SKOPS_TRUSTED_TYPES, candidates
+from training.promotion import promote_if_gate_passes
+from training.report import log_run_plots
+from training.split import TimeSplit, shuffle_training_labels, split_by_time
 
 MODEL_ARTIFACT = "model"
+MAX_LOGGED_FRAME_ROWS = 2_000_000
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Knobs of one training run."""
+
+    plan: SnapshotPlan = field(default_factory=SnapshotPlan)
+    gate_margin: float = 0.01
+    class_weight: str | None = None
+    fn_cost: float | None = None
+    fp_cost: float | None = None
+    shuffle_labels_seed: int | None = None
+    """Sanity check: permute the training labels; the gate must then refuse the model."""
+
+    def __post_init__(self) -> None:
+        if (self.fn_cost is None) != (self.fp_cost is None):
+            raise ValueError("give both --fn-cost and --fp-cost, or neither")
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
 
 
 @dataclass(frozen=True)
 class CandidateResult:
     name: str
     run_id: str
+    threshold: Threshold
     valid: dict[str, float]
     test: dict[str, float]
 
@@ -50,6 +74,7 @@ class TrainResult:
     label_rate: float
     feature_columns: list[str]
     candidates: list[CandidateResult]
+    selected: str
     parent_run_id: str
     model_version: str
     gate: GateDecision
@@ -60,49 +85,92 @@ def _ignore(_: str) -> None:
     return None
 
 
-def _fit_and_log(
+def _fit_candidate(
     name: str,
     estimator: Pipeline,
-    split_frames: dict[str, pd.DataFrame],
+    split: TimeSplit,
     features: list[str],
-    tags: dict[str, str],
-) -> tuple[CandidateResult, dict[str, pd.Series]]:
-    """Fit on train, score valid and test, log a nested run; returns the test scores too."""
-    train = split_frames["train"]
-    with mlflow.start_run(run_name=name, nested=True, tags={**tags, "keel.candidate": name}) as run:
-        estimator.fit(train[features], train[LABEL])
-        metrics: dict[str, dict[str, float]] = {}
-        scores: dict[str, pd.Series] = {}
-        for part in ("valid", "test"):
-            frame = split_frames[part]
-            scores[part] = pd.Series(estimator.predict_proba(frame[features])[:, 1])
-            metrics[part] = classification_metrics(frame[LABEL], scores[part])
-            mlflow.log_metrics({f"{part}_{k}": v for k, v in metrics[part].items()})
-        mlflow.log_params({"estimator": name, **_estimator_params(estimator)})
-    result = CandidateResult(name, run.info.run_id, metrics["valid"], metrics["test"])
-    return result, scores
+    options: TrainOptions,
+    lineage: dict[str, str],
+) -> tuple[CandidateResult, pd.Series]:
+    """Fit on train, choose the threshold on validation, measure valid and test in a nested run.
+
+    `lineage` (Feast's and Keel's tags of the parent run) is copied onto the candidate's run:
+    Feast's `log_model` and `register_model` read them from the run that holds the model.
+    """
+    tags = {**lineage, "keel.candidate": name}
+    with mlflow.start_run(run_name=name, nested=True, tags=tags) as run:
+        estimator.fit(split.train[features], split.train[LABEL])
+        valid_scores = estimator.predict_proba(split.valid[features])[:, 1]
+        threshold = choose_threshold(
+            split.valid[LABEL], valid_scores, fn_cost=options.fn_cost, fp_cost=options.fp_cost
+        )
+        test_scores = pd.Series(estimator.predict_proba(split.test[features])[:, 1])
+        valid = classification_metrics(split.valid[LABEL], valid_scores, threshold=threshold.value)
+        test = classification_metrics(split.test[LABEL], test_scores, threshold=threshold.value)
+        mlflow.log_metrics({f"valid_{k}": v for k, v in valid.items()})
+        mlflow.log_metrics({f"test_{k}": v for k, v in test.items()})
+        last = estimator.steps[-1][1]
+        mlflow.log_params(
+            {"estimator": type(last).__name__, "threshold_rule": threshold.rule}
+            | {f"{type(last).__name__}.{k}": str(v) for k, v in last.get_params().items()}
+        )
+    return CandidateResult(name, run.info.run_id, threshold, valid, test), test_scores
 
 
-def _estimator_params(estimator: Pipeline) -> dict[str, str]:
-    last = estimator.steps[-1][1]
-    return {f"{type(last).__name__}.{k}": str(v) for k, v in last.get_params().items()}
+def _log_frame(training: TrainingFrame) -> None:
+    """The exact training frame as a Parquet artifact, so a version leads back to its data."""
+    if len(training.frame) > MAX_LOGGED_FRAME_ROWS:
+        mlflow.set_tag("keel.training_frame", "not logged: larger than the artifact limit")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "training_frame.parquet"
+        training.frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path="datasets")
+
+
+def model_requirements() -> list[str]:
+    """The model's runtime pins, from this environment: stated rather than inferred (MLflow's
+    inference loads the model in a subprocess and costs seconds per run)."""
+    names = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
+    return [f"{name}=={importlib.metadata.version(name)}" for name in names]
+
+
+def _log_model(
+    store: FeatureStore, model: Pipeline, frame: pd.DataFrame, features: list[str]
+) -> None:
+    """Log the pipeline through Feast's integration (adds `feast_features.json`)."""
+    # Integer features as doubles in the schema: a served value may be missing.
+    example = (
+        frame[features]
+        .head(5)
+        .astype({c: "float64" for c in features if pd.api.types.is_integer_dtype(frame[c])})
+    )
+    signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    store.mlflow.log_model(
+        model,
+        MODEL_ARTIFACT,
+        signature=signature,
+        input_example=example,
+        skops_trusted_types=SKOPS_TRUSTED_TYPES,
+        pip_requirements=model_requirements(),
+    )
 
 
 def train(
     settings: Settings,
     *,
-    plan: SnapshotPlan | None = None,
-    gate_margin: float = 0.0,
+    options: TrainOptions | None = None,
     on_step: Callable[[str], None] = _ignore,
 ) -> TrainResult:
-    """Train the baseline then logistic regression; register and gate the model version."""
-    plan = plan or SnapshotPlan()
+    """Train every candidate on one time split; register, gate and alias the best one."""
+    options = options or TrainOptions()
     workspace = Workspace.from_settings(settings)
     store = open_store(settings)
     client = mlflow_client(settings)
     experiment_id = ensure_experiment(settings, client)
     on_step("labelling snapshots")
-    entities = load_snapshots(workspace.raw_dir, plan)
+    entities = load_snapshots(workspace.raw_dir, options.plan)
     tags = {"keel.code_commit": code_commit(), "keel.profile": settings.profile}
     manifest = read_manifest(workspace.raw_dir)
     if "seed" in manifest:
@@ -111,98 +179,89 @@ def train(
     with store.mlflow.start_run(
         run_name=f"{settings.model_name}-train", experiment_id=experiment_id, tags=tags
     ) as parent:
+        # MLflow 3 files logged models under the fluent experiment, not the active run's:
+        # without this they would land in `./mlruns/0` of the current directory.
+        mlflow.set_experiment(experiment_id=experiment_id)
         on_step(f"point-in-time features for {len(entities):,} snapshots (Feast, DuckDB)")
         training = build_training_frame(store, entities, feature_service=settings.feature_service)
         features = training.feature_columns
         split = split_by_time(training.frame)
-        frames = {"train": split.train, "valid": split.valid, "test": split.test}
+        if options.shuffle_labels_seed is not None:
+            split = shuffle_training_labels(split, seed=options.shuffle_labels_seed)
+            mlflow.set_tag("keel.shuffled_labels", "true")
         store.mlflow.log_training_dataset(
             training.frame, dataset_name=f"{settings.feature_service}-snapshots"
         )
+        _log_frame(training)
+        rows = {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)}
         mlflow.log_params(
             {
-                "horizon_days": plan.horizon_days,
-                "step_days": plan.step_days,
+                "horizon_days": options.plan.horizon_days,
+                "step_days": options.plan.step_days,
                 "feature_service": settings.feature_service,
-                "gate_margin": gate_margin,
-                **{f"rows_{k}": len(v) for k, v in frames.items()},
+                "gate_margin": options.gate_margin,
+                "class_weight": str(options.class_weight),
+                **{f"rows_{k}": v for k, v in rows.items()},
             }
         )
-        feast_tags = {
+        lineage = {
             k: v
             for k, v in client.get_run(parent.info.run_id).data.tags.items()
-            if k.startswith("feast.")
+            if k.startswith(("feast.", "keel."))
         }
-        child_tags = {**tags, **feast_tags}
+        results: list[CandidateResult] = []
+        fitted: dict[str, Pipeline] = {}
+        test_scores: dict[str, pd.Series] = {}
+        for name, estimator in candidates(features, class_weight=options.class_weight):
+            on_step(f"candidate {len(results) + 1}: {name}")
+            result, scores = _fit_candidate(name, estimator, split, features, options, lineage)
+            results.append(result)
+            fitted[name] = estimator
+            test_scores[name] = scores
 
-        on_step("baseline (prior rate)")
-        base_result, base_scores = _fit_and_log(
-            "baseline", baseline(), frames, features, child_tags
+        best = max(results[1:], key=lambda r: r.valid["pr_auc"])
+        on_step(f"logging {best.name} (best on validation) and plots")
+        with mlflow.start_run(run_id=best.run_id, nested=True):
+            _log_model(store, fitted[best.name], split.train, features)
+            # Monitoring's reference: this model's features and scores at the latest snapshot.
+            # Early snapshots hold truncated 90-day windows (less history than serving sees),
+            # so pooling every snapshot would flag drift on unchanged data.
+            latest = training.frame[training.frame[TIMESTAMP] == training.frame[TIMESTAMP].max()]
+            latest_scores = fitted[best.name].predict_proba(latest[features])[:, 1]
+            log_reference_profile(build_reference_profile(latest, features, latest_scores))
+        log_run_plots(
+            split.test[LABEL],
+            {name: s.to_numpy() for name, s in test_scores.items()},
+            selected=best.name,
+            threshold=best.threshold.value,
+            model=fitted[best.name],
+            valid=split.valid[features],
+            y_valid=split.valid[LABEL],
         )
-        on_step("logistic regression")
-        model = logistic_regression(features)
-        model_result, model_scores = _fit_and_log(
-            "logistic_regression", model, frames, features, child_tags
-        )
+        mlflow.set_tag("keel.selected_candidate", best.name)
 
-        on_step("logging the model and plots")
-        with mlflow.start_run(run_id=model_result.run_id, nested=True):
-            # Integer features as doubles in the schema: a served value may be missing.
-            example = (
-                split.train[features]
-                .head(5)
-                .astype(
-                    {
-                        c: "float64"
-                        for c in features
-                        if pd.api.types.is_integer_dtype(split.train[c])
-                    }
-                )
-            )
-            signature = infer_signature(example, model.predict_proba(example)[:, 1])
-            store.mlflow.log_model(
-                model,
-                MODEL_ARTIFACT,
-                signature=signature,
-                input_example=example,
-                skops_trusted_types=SKOPS_TRUSTED_TYPES,
-            )
-        with tempfile.TemporaryDirectory() as tmp:
-            png = pr_curves(
-                split.test[LABEL],
-                {"baseline": base_scores["test"], "logistic regression": model_scores["test"]},
-                Path(tmp) / "pr_curve_test.png",
-                title="Precision-recall on the test snapshot",
-            )
-            mlflow.log_artifact(str(png), artifact_path="plots")
-
-        on_step("registering and gating the model version")
+        on_step("registering, gating and aliasing the model version")
         version = store.mlflow.register_model(
-            f"runs:/{model_result.run_id}/{MODEL_ARTIFACT}", settings.model_name
+            f"runs:/{best.run_id}/{MODEL_ARTIFACT}", settings.model_name
         )
-        gate = baseline_gate(
-            model_result.test["pr_auc"], base_result.test["pr_auc"], margin=gate_margin
+        gate, aliases = promote_if_gate_passes(
+            settings,
+            client,
+            store=store,
+            version=str(version.version),
+            candidate=best,
+            baseline=results[0],
+            split=split,
+            parent_run_id=parent.info.run_id,
+            margin=options.gate_margin,
         )
-        version_tags = {
-            **gate.as_tags(),
-            "keel.code_commit": tags["keel.code_commit"],
-            "keel.training_run_id": parent.info.run_id,
-            "keel.test_pr_auc": f"{model_result.test['pr_auc']:.6f}",
-            "keel.test_roc_auc": f"{model_result.test['roc_auc']:.6f}",
-            "keel.baseline_test_pr_auc": f"{base_result.test['pr_auc']:.6f}",
-        }
-        for key, value in version_tags.items():
-            client.set_model_version_tag(settings.model_name, version.version, key, value)
-        aliases = []
-        if gate.passed:
-            client.set_registered_model_alias(settings.model_name, CHAMPION, version.version)
-            aliases.append(CHAMPION)
 
     return TrainResult(
-        rows={k: len(v) for k, v in frames.items()},
+        rows=rows,
         label_rate=float(training.frame[LABEL].mean()),
         feature_columns=features,
-        candidates=[base_result, model_result],
+        candidates=results,
+        selected=best.name,
         parent_run_id=parent.info.run_id,
         model_version=str(version.version),
         gate=gate,

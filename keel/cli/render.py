@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from keel.data import DataSummary
 from training.train import TrainResult
 
-HEADLINE = ("pr_auc", "roc_auc", "brier", "log_loss")
+HEADLINE = {
+    "pr_auc": "PR AUC",
+    "roc_auc": "ROC AUC",
+    "f1": "F1",
+    "recall": "recall",
+    "lift_top_decile": "lift@10%",
+    "brier": "Brier",
+    "ece": "ECE",
+}
 
 
 def data_table(summary: DataSummary) -> Table:
@@ -25,16 +34,23 @@ def data_table(summary: DataSummary) -> Table:
 
 
 def metrics_table(result: TrainResult) -> Table:
-    table = Table(title="Test snapshot: baseline first, then the model", show_header=True)
-    table.add_column("model")
-    for metric in HEADLINE:
-        table.add_column(metric, justify="right")
-    table.add_column("majority acc.", justify="right", style="dim")
+    table = Table(
+        title="Test snapshot, simplest model first",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("model", no_wrap=True)
+    for header in HEADLINE.values():
+        table.add_column(header, justify="right", min_width=5)
+    table.add_column("maj.acc", justify="right", style="dim", min_width=5)
     for candidate in result.candidates:
+        style = "bold" if candidate.name == result.selected else None
         table.add_row(
             candidate.name,
-            *(f"{candidate.test[m]:.4f}" for m in HEADLINE),
-            f"{candidate.test['majority_accuracy']:.4f}",
+            *(f"{candidate.test[m]:.3f}" for m in HEADLINE),
+            f"{candidate.test['majority_accuracy']:.3f}",
+            style=style,
         )
     return table
 
@@ -44,9 +60,10 @@ def train_summary(console: Console, result: TrainResult) -> None:
     console.print(f"snapshots: {rows}; label rate {result.label_rate:.2%}")
     console.print(metrics_table(result))
     verdict = "[green]passed[/]" if result.gate.passed else "[red]failed[/]"
-    aliases = f" -> alias {', '.join(result.aliases)}" if result.aliases else " (no alias moved)"
+    aliases = ", ".join(result.aliases) or "none"
     console.print(
-        f"model version {result.model_version}: gate {verdict}: {result.gate.reason}{aliases}"
+        f"{result.selected} registered as version {result.model_version} "
+        f"(aliases: {aliases}); gate {verdict}: {result.gate.reason}"
     )
 
 

@@ -45,7 +45,7 @@ def test_local_profile_puts_every_store_inside_the_workspace(tmp_path: Path) -> 
     config = repo_config(settings)
     assert config.registry.path == str(tmp_path / "feast" / "registry.db")
     assert config.online_store.path == str(tmp_path / "feast" / "online_store.db")
-    assert config.offline_store.type == "duckdb"
+    assert config.offline_store.type == "keel.offline_store.KeelDuckDBOfflineStore"
     assert mlflow_tracking_uri(settings) == f"sqlite:///{tmp_path}/mlflow/mlflow.db"
     assert config.mlflow.tracking_uri == mlflow_tracking_uri(settings)
 

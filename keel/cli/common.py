@@ -1,0 +1,49 @@
+"""What every CLI module shares: the console, user-error handling, and step progress."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from keel.errors import KeelError
+
+console = Console()
+EXIT_USAGE = 2
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Errors a user can fix become one red line and exit code 2, never a traceback."""
+    try:
+        yield
+    except (KeelError, ValueError) as error:
+        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+@contextmanager
+def step_status(*, record: bool = True) -> Iterator[Callable[[str], None]]:
+    """A spinner showing the current step; with `record`, each finished step is ticked and
+    timed (without, only the spinner moves: for many short steps)."""
+    started = time.monotonic()
+    last: list[str] = []
+
+    def tick() -> None:
+        if last and record:
+            console.print(f"[green]✓[/] {last[0]} [dim]({time.monotonic() - started:.1f} s)[/]")
+            last.clear()
+
+    with console.status("starting") as status:
+
+        def on_step(message: str) -> None:
+            tick()
+            last.append(message)
+            status.update(message)
+
+        yield on_step
+    tick()

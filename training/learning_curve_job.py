@@ -1,0 +1,170 @@
+"""`keel learning-curve`: on the workspace's Feast training frame or on any labelled table."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from keel.errors import InvalidInput
+from keel.feature_store import open_store
+from keel.settings import Settings
+from keel.workspace import Workspace
+from registry.client import ensure_experiment, mlflow_client
+from training import plots
+from training.dataset import build_training_frame, load_snapshots
+from training.labels import LABEL, TIMESTAMP, SnapshotPlan
+from training.learning_curve import (
+    LearningCurve,
+    ModelFactory,
+    PowerLaw,
+    fit_power_law,
+    learning_curve,
+)
+from training.models import gradient_boosting, logistic_regression
+from training.split import split_by_time
+
+MODELS: dict[str, ModelFactory] = {
+    "logistic_regression": logistic_regression,
+    "gradient_boosting": gradient_boosting,
+}
+ID_COLUMNS = ("customer_id", "as_of_unix", TIMESTAMP)
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    features: list[str]
+    label: str
+    source: str
+
+
+@dataclass(frozen=True)
+class LearningCurveResult:
+    curve: LearningCurve
+    fit: PowerLaw | None
+    target_pr_auc: float | None
+    examples_needed: float | None
+    run_id: str
+    source: str
+
+
+def workspace_data(settings: Settings) -> LabelledData:
+    """The Feast training frame; earlier snapshots train, the last snapshot tests."""
+    store = open_store(settings)
+    entities = load_snapshots(Workspace.from_settings(settings).raw_dir, SnapshotPlan())
+    training = build_training_frame(store, entities, feature_service=settings.feature_service)
+    split = split_by_time(training.frame)
+    train = pd.concat([split.train, split.valid], ignore_index=True)
+    return LabelledData(
+        train, split.test, training.feature_columns, LABEL, "feast:" + settings.feature_service
+    )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file")
+    if path.suffix == ".csv":
+        return pd.read_csv(path)
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path)
+    raise InvalidInput(f"{path}: expected a .parquet or .csv file")
+
+
+def table_data(path: Path, *, target: str, seed: int = 0) -> LabelledData:
+    """Any labelled table: split by time when it has `event_timestamp`, else stratified 80/20."""
+    frame = _read_table(path)
+    if frame.empty:
+        raise InvalidInput(f"{path}: the table is empty")
+    if target not in frame:
+        raise InvalidInput(f"{path}: missing target column {target!r}")
+    labels = frame[target]
+    if not set(labels.dropna().unique()) <= {0, 1} or labels.isna().any():
+        raise InvalidInput(f"{path}: column {target!r} must hold 0/1 labels without nulls")
+    frame = frame.assign(**{target: labels.astype(int)})
+    features = [c for c in frame.columns if c != target and c not in ID_COLUMNS]
+    if TIMESTAMP in frame:
+        cut = frame[TIMESTAMP].quantile(0.8)
+        train, test = frame[frame[TIMESTAMP] <= cut], frame[frame[TIMESTAMP] > cut]
+    else:
+        rng = np.random.default_rng(seed)
+        test_mask = np.zeros(len(frame), dtype=bool)
+        for value in (0, 1):
+            index = np.flatnonzero(frame[target].to_numpy() == value)
+            test_mask[rng.choice(index, size=max(len(index) // 5, 1), replace=False)] = True
+        train, test = frame[~test_mask], frame[test_mask]
+    if test[target].nunique() < 2:
+        raise InvalidInput(f"{path}: the held-out part has one class only; more rows are needed")
+    return LabelledData(train, test, features, target, str(path))
+
+
+def run_learning_curve(
+    settings: Settings,
+    *,
+    sizes: list[int],
+    repeats: int,
+    model: str = "logistic_regression",
+    data: Path | None = None,
+    target: str = LABEL,
+    target_pr_auc: float | None = None,
+    seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
+) -> LearningCurveResult:
+    """Run the curve, fit the power law, and log table and plot to MLflow."""
+    if model not in MODELS:
+        raise InvalidInput(f"model must be one of {sorted(MODELS)}, got {model!r}")
+    labelled = table_data(data, target=target, seed=seed) if data else workspace_data(settings)
+    curve = learning_curve(
+        labelled.train,
+        labelled.test,
+        features=labelled.features,
+        label=labelled.label,
+        sizes=sizes,
+        repeats=repeats,
+        model=MODELS[model],
+        seed=seed,
+        on_step=on_step,
+    )
+    summary = curve.summary()
+    fit = None
+    if len(summary) >= 3:
+        fit = fit_power_law(
+            summary["size"].tolist(),
+            summary["pr_auc_mean"].tolist(),
+            summary["pr_auc_std"].tolist(),
+        )
+    needed = fit.examples_for(target_pr_auc) if fit and target_pr_auc is not None else None
+    client = mlflow_client(settings)
+    mlflow.set_tracking_uri(client.tracking_uri)
+    with mlflow.start_run(
+        experiment_id=ensure_experiment(settings, client), run_name="learning-curve"
+    ) as run:
+        mlflow.set_tags({"keel.kind": "learning_curve", "keel.data": labelled.source})
+        mlflow.log_params({"sizes": ",".join(map(str, sizes)), "repeats": repeats, "model": model})
+        for size, pr_auc, roc_auc in zip(
+            summary["size"], summary["pr_auc_mean"], summary["roc_auc_mean"], strict=True
+        ):
+            mlflow.log_metric("pr_auc_mean", float(pr_auc), step=int(size))
+            mlflow.log_metric("roc_auc_mean", float(roc_auc), step=int(size))
+        if fit:
+            mlflow.log_metrics(
+                {"power_law_asymptote": fit.asymptote, "power_law_exponent": fit.exponent}
+            )
+        if needed is not None:
+            mlflow.log_metric("examples_for_target_pr_auc", needed)
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp)
+            summary.to_csv(out / "learning_curve.csv", index=False)
+            fitted = None
+            if fit:
+                grid = np.geomspace(summary["size"].min(), summary["size"].max() * 10, 100)
+                fitted = {"pr_auc": fit(grid)}
+            plots.learning_curve(summary, out / "learning_curve.png", title=model, fitted=fitted)
+            mlflow.log_artifacts(str(out), artifact_path="learning_curve")
+    return LearningCurveResult(curve, fit, target_pr_auc, needed, run.info.run_id, labelled.source)
