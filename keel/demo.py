@@ -14,7 +14,7 @@ from keel.features import ApplySummary, apply_definitions, materialize
 from keel.server_process import running_server
 from keel.settings import Settings
 from keel.workspace import Workspace
-from serving.prediction_log import PredictionLog
+from serving.prediction_log import open_prediction_log
 from training.train import TrainResult, train
 
 UNKNOWN_CUSTOMER = 10**12
@@ -79,7 +79,7 @@ def run_demo(
         for customer_id in [*sample_customers(settings, requests), UNKNOWN_CUSTOMER]:
             answer = http.post("/v1/predict", json={"customer_id": customer_id})
             responses.append({"status": answer.status_code, **answer.json()})
-    log = PredictionLog(workspace.prediction_log)
+    log = open_prediction_log(settings)
     try:
         logged = log.count()
     finally:

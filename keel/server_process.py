@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,28 +56,32 @@ def running_server(
         "--port",
         str(port),
     ]
-    out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(process, url, timeout)
-        yield url
-    finally:
-        process.terminate()
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = log_file or Path(tmp) / "server.log"
+        with open(log_path, "ab") as out:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if log_file:
-            out.close()  # type: ignore[union-attr]
+            _wait_ready(process, url, timeout, log_path)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float) -> None:
+def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float, log_path: Path) -> None:
+    """Poll /healthz; if the process dies first, raise with the tail of its output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"keel serve exited with code {process.returncode} before answering")
+            tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+            raise RuntimeError(
+                f"keel serve exited with code {process.returncode} before answering:\n{tail}"
+            )
         try:
             if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
                 return

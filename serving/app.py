@@ -1,49 +1,67 @@
-"""The serving API, built by `create_app(settings)`."""
+"""The serving API, built by `create_app(settings)`.
+
+Routes: `POST /v1/predict`, `POST /v1/features`, `POST /v1/feedback`, `GET /healthz`,
+`GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`. The models are
+loaded at start-up and follow their aliases every `KEEL_RELOAD_INTERVAL` seconds.
+"""
 
 from __future__ import annotations
 
-import logging
+import asyncio
+import contextlib
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from keel.feature_store import open_store
-from keel.provenance import code_commit
 from keel.settings import Settings
-from keel.workspace import Workspace
-from registry.client import mlflow_client
-from registry.models import CHAMPION, load_alias
+from serving import ops_routes, routes
+from serving.auth import TokenAuth
 from serving.errors import install_error_handlers
-from serving.online_features import OnlineFeatures
-from serving.prediction_log import PredictionLog
-from serving.predictor import Predictor
-from serving.routes import router
-
-logger = logging.getLogger(__name__)
-
-
-def build_predictor(settings: Settings, log: PredictionLog) -> Predictor:
-    """Load the champion once and open the online store and the prediction log."""
-    model = load_alias(mlflow_client(settings), settings.model_name, CHAMPION)
-    features = OnlineFeatures(open_store(settings), settings.feature_service)
-    logger.info("serving %s version %s (%s)", model.name, model.version, CHAMPION)
-    return Predictor(model, features, log, code_commit=code_commit())
+from serving.metrics import Metrics
+from serving.middleware import LimitsAndMetrics
+from serving.runtime import Runtime
 
 
 def create_app(settings: Settings) -> FastAPI:
-    """The FastAPI app; the model is loaded at start-up, not per request."""
+    """The FastAPI app; refuses unsafe settings (production without tokens) at once."""
+    auth = TokenAuth(settings)
+    metrics = Metrics(process_metrics=True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        log = PredictionLog(Workspace.from_settings(settings).prediction_log)
-        app.state.predictor = build_predictor(settings, log)
+        runtime = await asyncio.to_thread(Runtime.start, settings, metrics)
+        app.state.runtime = runtime
+        gc.collect()
+        gc.freeze()  # start-up objects (models, registry) leave the GC's scans: shorter pauses
+        follower = asyncio.create_task(runtime.follow_aliases())
         try:
             yield
         finally:
-            log.close()
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+            runtime.close()
 
-    app = FastAPI(title="Keel serving API", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Keel serving API", version="0.2.0", lifespan=lifespan)
+    app.state.auth = auth
+    app.state.metrics = metrics
     install_error_handlers(app)
-    app.include_router(router)
+    app.include_router(routes.router)
+    app.include_router(ops_routes.router)
+    paths = {getattr(r, "path", "") for r in [*routes.router.routes, *ops_routes.router.routes]}
+    app.add_middleware(
+        LimitsAndMetrics,
+        max_body_bytes=settings.max_body_bytes,
+        metrics=metrics,
+        routes=paths,
+    )
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """`create_app` on the process settings: the factory uvicorn's worker processes import."""
+    from keel.settings import get_settings
+
+    return create_app(get_settings())

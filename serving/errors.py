@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from keel.errors import KeelError
 
@@ -36,6 +37,18 @@ async def validation_error(_: Request, error: Exception) -> JSONResponse:
     )
 
 
+async def http_error(_: Request, error: Exception) -> JSONResponse:
+    """Routing errors (unknown path, wrong method) in the same JSON shape."""
+    assert isinstance(error, HTTPException)
+    name = {404: "NotFound", 405: "MethodNotAllowed"}.get(error.status_code, "HTTPError")
+    return JSONResponse(
+        status_code=error.status_code,
+        content={"error": name, "detail": str(error.detail)},
+        headers=error.headers,
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KeelError, keel_error)
+    app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -1,40 +1,81 @@
-"""Online features of one feature service, read through Feast."""
+"""Online features of one feature service, read through Feast.
+
+`FeatureSource` is what the predictor needs: feature values per customer, None for a customer
+without any stored feature (unknown). `FeastOnlineFeatures` is the reference implementation;
+`direct_features.py` reads Feast's SQLite online store faster, in Feast's own format.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from feast import FeatureService, FeatureStore
 
 from keel.errors import UnknownEntity
 
 KEY = "customer_id"
+REQUEST_FIELD = "as_of_unix"
+"""The request-time field of the on-demand view (Feast `RequestSource` `request_context`)."""
+
+Features = dict[str, Any]
 
 
-class OnlineFeatures:
-    """Looks up a customer's features; unknown customers raise `UnknownEntity`."""
+class FeatureSource(Protocol):
+    stored_features: list[str]
+
+    def get_many(
+        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
+    ) -> list[Features | None]:
+        """Feature name -> value (None where absent) per customer; None for unknown customers."""
+        ...
+
+
+def stored_feature_names(store: FeatureStore, service: FeatureService) -> list[str]:
+    on_demand = {view.name for view in store.list_on_demand_feature_views()}
+    return [
+        f.name
+        for p in service.feature_view_projections
+        if p.name not in on_demand
+        for f in p.features
+    ]
+
+
+class FeastOnlineFeatures:
+    """`FeatureStore.get_online_features` for the service (works with every online store)."""
 
     def __init__(self, store: FeatureStore, feature_service: str) -> None:
         self._store = store
         self._service: FeatureService = store.get_feature_service(feature_service)
-        on_demand = {view.name for view in store.list_on_demand_feature_views()}
-        self.stored_features = [
-            f.name
-            for p in self._service.feature_view_projections
-            if p.name not in on_demand
-            for f in p.features
-        ]
+        self.stored_features = stored_feature_names(store, self._service)
 
-    def get(self, customer_id: int, *, as_of_unix: int | None = None) -> dict[str, Any]:
-        """Feature name -> value (None where absent) for one customer, as of now by default."""
-        row = {KEY: customer_id, "as_of_unix": as_of_unix or int(time.time())}
-        values = self._store.get_online_features(
-            features=self._service, entity_rows=[row]
+    def get_many(
+        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
+    ) -> list[Features | None]:
+        as_of = int(time.time()) if as_of_unix is None else as_of_unix
+        rows = [{KEY: customer_id, REQUEST_FIELD: as_of} for customer_id in customer_ids]
+        columns = self._store.get_online_features(
+            features=self._service, entity_rows=rows
         ).to_dict()
-        features = {name: column[0] for name, column in values.items() if name != KEY}
-        features.pop("as_of_unix", None)
-        if all(features.get(name) is None for name in self.stored_features):
+        out: list[Features | None] = []
+        for i in range(len(customer_ids)):
+            features = {
+                name: column[i]
+                for name, column in columns.items()
+                if name not in (KEY, REQUEST_FIELD)
+            }
+            known = any(features.get(name) is not None for name in self.stored_features)
+            out.append(features if known else None)
+        return out
+
+
+class OnlineFeatures(FeastOnlineFeatures):
+    """One customer at a time; unknown customers raise `UnknownEntity`."""
+
+    def get(self, customer_id: int, *, as_of_unix: int | None = None) -> Features:
+        (features,) = self.get_many([customer_id], as_of_unix=as_of_unix)
+        if features is None:
             raise UnknownEntity(
                 f"customer_id {customer_id} has no online features: unknown customer"
             )

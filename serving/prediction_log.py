@@ -1,87 +1,298 @@
-"""The prediction log: one durable record per answered prediction (SQLite, WAL mode).
+"""The prediction log: one durable record per answered prediction, and feedback joined to it.
 
-A record is committed before the response is sent, so every 200 a client saw is in the log.
+A record is made durable (group commit, see `group_commit.py`) before its response is sent, so
+every 200 a client saw is in the log. Backends share the SQL below: SQLite in WAL mode for the
+local profile (`log_sqlite.py`), PostgreSQL for production (`log_postgres.py`). Exporting to
+Parquet and the stats live in `log_export.py`.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import Any
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    prediction_id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    customer_id INTEGER NOT NULL,
-    churn_probability REAL NOT NULL,
-    model_name TEXT NOT NULL,
-    model_version TEXT NOT NULL,
-    model_alias TEXT,
-    run_id TEXT NOT NULL,
-    code_commit TEXT NOT NULL,
-    request_id TEXT,
-    features TEXT NOT NULL
+from serving.group_commit import GroupCommitter
+
+if TYPE_CHECKING:
+    from keel.settings import Settings
+
+ServedBy = Literal["champion", "challenger", "shadow"]
+FeedbackStatus = Literal["recorded", "unchanged", "unknown", "conflict"]
+
+PREDICTION_COLUMNS = (
+    "prediction_id",
+    "created_at",
+    "customer_id",
+    "churn_probability",
+    "label",
+    "model_name",
+    "model_version",
+    "model_alias",
+    "run_id",
+    "code_commit",
+    "request_id",
+    "served_by",
+    "features",
+    "violations",
 )
-"""
+ADDED_COLUMNS = {"violations": "TEXT"}
+"""Nullable columns newer than the first layout: each backend adds them to an existing table."""
+
+
+def to_micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch (how both backends store time, exactly)."""
+    if moment.tzinfo is None:
+        raise ValueError(f"expected a timezone-aware datetime, got {moment!r}")
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
 
 
 @dataclass(frozen=True)
 class PredictionRecord:
+    """What one answered (or shadow) prediction was, from which model, on which features."""
+
     prediction_id: str
-    created_at: str
+    created_at: datetime
     customer_id: int
     churn_probability: float
+    label: int
     model_name: str
     model_version: str
     model_alias: str | None
     run_id: str
     code_commit: str
     request_id: str | None
+    served_by: ServedBy
     features: dict[str, Any]
+    violations: list[str] | None = None
+    """Features outside the version's reference expectations; None when the version has none.
+    Stored comma-separated ("" when every feature passed, NULL when not checked)."""
+
+    def row(self) -> tuple[Any, ...]:
+        values = {**self.__dict__, "created_at": to_micros(self.created_at)}
+        values["features"] = json.dumps(self.features, default=str)
+        if self.violations is not None:
+            values["violations"] = ",".join(self.violations)
+        return tuple(values[c] for c in PREDICTION_COLUMNS)
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> PredictionRecord:
+        values = dict(zip(PREDICTION_COLUMNS, row, strict=True))
+        values["created_at"] = from_micros(int(values["created_at"]))
+        values["features"] = json.loads(values["features"])
+        text = values["violations"]
+        values["violations"] = None if text is None else [v for v in text.split(",") if v]
+        return cls(**values)
 
 
-class PredictionLog:
-    """Append-only log; safe to share between the server's worker threads."""
+@dataclass(frozen=True)
+class Feedback:
+    """The observed outcome of a prediction (1: the customer churned)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(SCHEMA)
+    prediction_id: str
+    outcome: int
+    observed_at: datetime
 
-    def append(self, record: PredictionRecord) -> None:
-        """Write and commit one record; returns only once it is durable."""
-        row = asdict(record)
-        row["features"] = json.dumps(record.features, sort_keys=True, default=str)
-        columns = ", ".join(row)
-        marks = ", ".join(f":{name}" for name in row)
-        with self._lock:
-            self._db.execute(f"INSERT INTO predictions ({columns}) VALUES ({marks})", row)
 
-    def get(self, prediction_id: str) -> PredictionRecord | None:
-        with self._lock:
-            cursor = self._db.execute(
-                "SELECT * FROM predictions WHERE prediction_id = ?", (prediction_id,)
-            )
-            names = [d[0] for d in cursor.description]
-            found = cursor.fetchone()
-        if found is None:
-            return None
-        row = dict(zip(names, found, strict=True))
-        row["features"] = json.loads(row["features"])
-        return PredictionRecord(**row)
+@dataclass(frozen=True)
+class FeedbackResult:
+    status: FeedbackStatus
+    recorded: Feedback | None
+    """What the log holds for the prediction after the call (None when unknown)."""
 
-    def count(self) -> int:
-        with self._lock:
-            (n,) = self._db.execute("SELECT COUNT(*) FROM predictions").fetchone()
-        return int(n)
+
+LogItem = list[PredictionRecord] | Feedback
+
+
+class PredictionLog(ABC):
+    """Append-only predictions plus first-write-wins feedback, committed in groups."""
+
+    placeholder = "?"
+
+    def __init__(self, *, table_prefix: str = "") -> None:
+        self.predictions_table = f"{table_prefix}predictions"
+        self.feedback_table = f"{table_prefix}prediction_feedback"
+        self._committer: GroupCommitter[LogItem, FeedbackResult | None] = GroupCommitter(
+            self._commit_group, name="prediction-log"
+        )
+
+    # Writing: every path goes through the group committer.
+    async def commit(self, records: list[PredictionRecord]) -> None:
+        """Returns once `records` are durable."""
+        if records:
+            await self._committer.commit(records)
+
+    def append(self, records: list[PredictionRecord]) -> None:
+        """Blocking `commit`, for synchronous callers."""
+        if records:
+            self._committer.commit_now(records)
+
+    async def record_feedback(self, feedback: Feedback) -> FeedbackResult:
+        result = await self._committer.commit(feedback)
+        assert result is not None
+        return result
+
+    def record_feedback_now(self, feedback: Feedback) -> FeedbackResult:
+        result = self._committer.commit_now(feedback)
+        assert result is not None
+        return result
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._committer.close()
+        self._close()
+
+    # Shared SQL.
+    def _sql(self, text: str) -> str:
+        return text.replace("?", self.placeholder)
+
+    def _insert_predictions_sql(self) -> str:
+        marks = ", ".join("?" for _ in PREDICTION_COLUMNS)
+        columns = ", ".join(PREDICTION_COLUMNS)
+        return self._sql(f"INSERT INTO {self.predictions_table} ({columns}) VALUES ({marks})")
+
+    def _feedback_of(self, cursor: Any, prediction_id: str) -> FeedbackResult | None:
+        """The feedback result if the prediction is unknown or already has feedback."""
+        cursor.execute(
+            self._sql(f"SELECT 1 FROM {self.predictions_table} WHERE prediction_id = ?"),
+            (prediction_id,),
+        )
+        if cursor.fetchone() is None:
+            return FeedbackResult("unknown", None)
+        return None
+
+    def _apply_feedback(self, cursor: Any, feedback: Feedback) -> FeedbackResult:
+        unknown = self._feedback_of(cursor, feedback.prediction_id)
+        if unknown is not None:
+            return unknown
+        cursor.execute(
+            self._sql(
+                f"SELECT outcome, observed_at FROM {self.feedback_table} WHERE prediction_id = ?"
+            ),
+            (feedback.prediction_id,),
+        )
+        existing = cursor.fetchone()
+        if existing is None:
+            cursor.execute(
+                self._sql(
+                    f"INSERT INTO {self.feedback_table} "
+                    "(prediction_id, outcome, observed_at, received_at) VALUES (?, ?, ?, ?)"
+                ),
+                (
+                    feedback.prediction_id,
+                    feedback.outcome,
+                    to_micros(feedback.observed_at),
+                    to_micros(datetime.now(UTC)),
+                ),
+            )
+            return FeedbackResult("recorded", feedback)
+        held = Feedback(feedback.prediction_id, int(existing[0]), from_micros(int(existing[1])))
+        return FeedbackResult("unchanged" if held == feedback else "conflict", held)
+
+    def _commit_items(self, cursor: Any, items: Sequence[LogItem]) -> list[FeedbackResult | None]:
+        rows = [r.row() for item in items if isinstance(item, list) for r in item]
+        if rows:
+            cursor.executemany(self._insert_predictions_sql(), rows)
+        return [
+            self._apply_feedback(cursor, item) if isinstance(item, Feedback) else None
+            for item in items
+        ]
+
+    def _select_prediction_sql(self) -> str:
+        columns = ", ".join(PREDICTION_COLUMNS)
+        return self._sql(f"SELECT {columns} FROM {self.predictions_table} WHERE prediction_id = ?")
+
+    def export_sql(self) -> str:
+        """Every prediction with its feedback (outer join), oldest first."""
+        columns = ", ".join(f"p.{c}" for c in PREDICTION_COLUMNS)
+        return (
+            f"SELECT {columns}, f.outcome, f.observed_at FROM {self.predictions_table} p "
+            f"LEFT JOIN {self.feedback_table} f ON f.prediction_id = p.prediction_id "
+            "ORDER BY p.prediction_id"
+        )
+
+    def stats_sql(self) -> str:
+        return (
+            "SELECT p.model_name, p.model_version, p.served_by, COUNT(*), COUNT(f.prediction_id)"
+            f" FROM {self.predictions_table} p LEFT JOIN {self.feedback_table} f"
+            " ON f.prediction_id = p.prediction_id"
+            " GROUP BY p.model_name, p.model_version, p.served_by"
+            " ORDER BY p.model_name, p.model_version, p.served_by"
+        )
+
+    # Backend specifics.
+    @abstractmethod
+    def _commit_group(self, items: Sequence[LogItem]) -> list[FeedbackResult | None]:
+        """Write all items in one transaction and make it durable."""
+
+    @abstractmethod
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+        """Rows of a read-only query (on a connection separate from the writer's)."""
+
+    @abstractmethod
+    def _close(self) -> None: ...
+
+    # Reading.
+    def get(self, prediction_id: str) -> PredictionRecord | None:
+        rows = list(self.query(self._select_prediction_sql(), (prediction_id,)))
+        return PredictionRecord.from_row(rows[0]) if rows else None
+
+    def feedback(self, prediction_id: str) -> Feedback | None:
+        sql = self._sql(
+            f"SELECT outcome, observed_at FROM {self.feedback_table} WHERE prediction_id = ?"
+        )
+        rows = list(self.query(sql, (prediction_id,)))
+        if not rows:
+            return None
+        return Feedback(prediction_id, int(rows[0][0]), from_micros(int(rows[0][1])))
+
+    def count(self) -> int:
+        (row,) = self.query(f"SELECT COUNT(*) FROM {self.predictions_table}")
+        return int(row[0])
+
+
+def predictions_ddl(predictions: str, feedback: str, *, real: str, bigint: str) -> list[str]:
+    """The two tables, in the backend's type names."""
+    return [
+        f"""CREATE TABLE IF NOT EXISTS {predictions} (
+            prediction_id TEXT PRIMARY KEY,
+            created_at {bigint} NOT NULL,
+            customer_id {bigint} NOT NULL,
+            churn_probability {real} NOT NULL,
+            label {bigint} NOT NULL,
+            model_name TEXT NOT NULL,
+            model_version TEXT NOT NULL,
+            model_alias TEXT,
+            run_id TEXT NOT NULL,
+            code_commit TEXT NOT NULL,
+            request_id TEXT,
+            served_by TEXT NOT NULL,
+            features TEXT NOT NULL,
+            violations TEXT
+        )""",
+        f"""CREATE TABLE IF NOT EXISTS {feedback} (
+            prediction_id TEXT PRIMARY KEY REFERENCES {predictions} (prediction_id),
+            outcome {bigint} NOT NULL,
+            observed_at {bigint} NOT NULL,
+            received_at {bigint} NOT NULL
+        )""",
+    ]
+
+
+def open_prediction_log(settings: Settings) -> PredictionLog:
+    """The profile's log: SQLite in the workspace (local) or PostgreSQL (production)."""
+    if settings.profile == "production":
+        from serving.log_postgres import PostgresPredictionLog
+
+        return PostgresPredictionLog(settings.postgres_url, table_prefix=f"{settings.project}_")
+    from keel.workspace import Workspace
+    from serving.log_sqlite import SqlitePredictionLog
+
+    return SqlitePredictionLog(Workspace.from_settings(settings).prediction_log)

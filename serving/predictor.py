@@ -1,53 +1,188 @@
-"""The hot path: online features -> champion pipeline -> durable log record -> answer."""
+"""The hot path: online features -> the customer's model (A/B) -> log records -> answers.
+
+`Predictor.predict` is synchronous and does no I/O except the online-store read; the caller
+commits `Scored.records` to the prediction log before it answers. Each record names the features
+that break its version's reference expectations (`violations`): flagged, still answered.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import pandas as pd
 
-from registry.models import LoadedModel
+from keel.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
 from serving.ids import new_prediction_id
-from serving.online_features import OnlineFeatures
-from serving.prediction_log import PredictionLog, PredictionRecord
+from serving.model_cache import ModelCache, ModelSet, ServedModel
+from serving.online_features import Features, FeatureSource
+from serving.prediction_log import PredictionRecord, ServedBy
+from training.explain import linear_contributions, top_contributions
+
+EXPLAIN_TOP = 5
+
+
+def challenger_bucket(customer_id: int, share: float) -> bool:
+    """True for a sticky `share` of customers: a stable hash of the id, not Python's `hash`."""
+    digest = hashlib.blake2b(str(customer_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 < share
 
 
 def _plain(value: Any) -> Any:
-    """JSON-safe feature values for the log (NaN becomes null)."""
+    """JSON-safe values for the log and the response (NaN becomes null)."""
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
 
 
+@dataclass(frozen=True)
+class Prediction:
+    record: PredictionRecord
+    missing_features: list[str]
+    explanation: list[tuple[str, float]] | None = None
+
+
+@dataclass(frozen=True)
+class ItemError:
+    customer_id: int
+    error: KeelError
+
+
+@dataclass(frozen=True)
+class Scored:
+    answers: list[Prediction | ItemError]
+    records: list[PredictionRecord]
+    """Everything to log: the answers' records, then shadow records."""
+
+
 class Predictor:
-    """Scores customers with one loaded model and logs every answer before returning it."""
+    """Scores customers with the cached models and builds the log records of the answers."""
 
     def __init__(
-        self, model: LoadedModel, features: OnlineFeatures, log: PredictionLog, *, code_commit: str
+        self,
+        models: ModelCache,
+        features: FeatureSource,
+        *,
+        code_commit: str,
+        challenger_share: float = 0.0,
+        shadow: bool = False,
     ) -> None:
-        self.model = model
-        self._features = features
-        self._log = log
+        self.models = models
+        self.features = features
         self._code_commit = code_commit
+        self._share = challenger_share
+        self._shadow = shadow
 
-    def predict(self, customer_id: int, *, request_id: str | None = None) -> PredictionRecord:
-        values = self._features.get(customer_id)
-        row = pd.DataFrame([{name: values.get(name) for name in self.model.feature_columns}])
-        probability = float(self.model.pipeline.predict_proba(row)[0, 1])
-        record = PredictionRecord(
-            prediction_id=new_prediction_id(),
-            created_at=datetime.now(UTC).isoformat(),
-            customer_id=customer_id,
-            churn_probability=probability,
-            model_name=self.model.name,
-            model_version=self.model.version,
-            model_alias=self.model.alias,
-            run_id=self.model.run_id,
-            code_commit=self._code_commit,
-            request_id=request_id,
-            features={name: _plain(v) for name, v in values.items()},
-        )
-        self._log.append(record)
-        return record
+    def model_set(self) -> ModelSet:
+        current = self.models.current
+        if current is None:
+            raise ModelNotReady("no model loaded yet: train one with `keel train`, then retry")
+        return current
+
+    def predict(
+        self,
+        customer_ids: Sequence[int],
+        *,
+        as_of_unix: int | None = None,
+        explain: bool = False,
+        request_id: str | None = None,
+        request_ids: Sequence[str | None] | None = None,
+    ) -> Scored:
+        """Score `customer_ids` (answers in that order); `request_ids` gives one request id
+        per customer when several requests are scored together."""
+        models = self.model_set()
+        ids = list(request_ids) if request_ids is not None else [request_id] * len(customer_ids)
+        values = self.features.get_many(customer_ids, as_of_unix=as_of_unix)
+        now = datetime.now(UTC)
+        groups: dict[ServedBy, list[tuple[int, int, Features]]] = {}
+        answers: list[Prediction | ItemError | None] = []
+        for i, (customer_id, features) in enumerate(zip(customer_ids, values, strict=True)):
+            if features is None:
+                answers.append(ItemError(customer_id, _unknown(customer_id)))
+                continue
+            answers.append(None)
+            role: ServedBy = "champion"
+            if models.challenger and challenger_bucket(customer_id, self._share):
+                role = "challenger"
+            groups.setdefault(role, []).append((i, customer_id, features))
+        shadow_records: list[PredictionRecord] = []
+        for role, members in groups.items():
+            served = models.champion if role == "champion" else models.challenger
+            assert served is not None
+            for i, prediction in zip(
+                (m[0] for m in members),
+                self._score(served, role, members, now, ids, explain),
+                strict=True,
+            ):
+                answers[i] = prediction
+            if self._shadow and role == "champion" and models.challenger is not None:
+                shadow = self._score(models.challenger, "shadow", members, now, ids, False)
+                shadow_records += [p.record for p in shadow]
+        done = [a for a in answers if a is not None]
+        records = [a.record for a in done if isinstance(a, Prediction)]
+        return Scored(done, records + shadow_records)
+
+    def _score(
+        self,
+        served: ServedModel,
+        role: ServedBy,
+        members: list[tuple[int, int, Features]],
+        now: datetime,
+        request_ids: list[str | None],
+        explain: bool,
+    ) -> list[Prediction]:
+        model = served.model
+        rows = [features for _, _, features in members]
+        probabilities = served.scorer(rows)
+        explanations: list[list[tuple[str, float]] | None] = [None] * len(rows)
+        if explain:
+            explanations = list(_explain(served, rows))
+        expectations = served.expectations
+        out = []
+        for (i, customer_id, features), probability, explanation in zip(
+            members, probabilities, explanations, strict=True
+        ):
+            logged = {name: _plain(value) for name, value in features.items()}
+            violations = None if expectations is None else expectations.violations(features)
+            record = PredictionRecord(
+                prediction_id=new_prediction_id(),
+                created_at=now,
+                customer_id=customer_id,
+                churn_probability=float(probability),
+                label=int(probability >= served.threshold),
+                model_name=model.name,
+                model_version=model.version,
+                model_alias=model.alias,
+                run_id=model.run_id,
+                code_commit=self._code_commit,
+                request_id=request_ids[i],
+                served_by=role,
+                features=logged,
+                violations=violations,
+            )
+            missing = [name for name in model.feature_columns if logged.get(name) is None]
+            out.append(Prediction(record, missing, explanation))
+        return out
+
+
+def _unknown(customer_id: int) -> UnknownEntity:
+    return UnknownEntity(f"customer_id {customer_id} has no online features: unknown customer")
+
+
+def _explain(served: ServedModel, rows: list[Features]) -> list[list[tuple[str, float]]]:
+    columns = served.model.feature_columns
+    frame = pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=columns)
+    try:
+        contributions = linear_contributions(served.model.pipeline, frame)
+    except InvalidInput as error:
+        raise InvalidInput(
+            f"explain: model {served.model.name} v{served.model.version} is not linear "
+            f'({error.message}); retry without "explain"'
+        ) from None
+    return [
+        top_contributions(contributions.iloc[i], EXPLAIN_TOP) for i in range(len(contributions))
+    ]

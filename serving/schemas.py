@@ -2,15 +2,55 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+CustomerId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A customer id.")]
+HARD_MAX_BATCH = 10_000
+MAX_UNIX = 253_402_300_799
+"""9999-12-31T23:59:59Z."""
 
 
 class PredictRequest(BaseModel):
-    """Score one customer with the champion model."""
+    """Score one customer (`customer_id`) or a batch (`customers`), never both."""
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_id: int = Field(ge=1, le=2**63 - 1, description="The customer to score.")
+    customer_id: CustomerId | None = Field(default=None, description="One customer to score.")
+    customers: list[CustomerId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=HARD_MAX_BATCH,
+        description="Customers to score in one call (at most `KEEL_MAX_BATCH`, default 1,000).",
+    )
+    as_of_unix: int | None = Field(
+        default=None,
+        ge=0,
+        le=MAX_UNIX,
+        description="Request-time field of the on-demand features: scoring time in Unix "
+        "seconds (default now).",
+    )
+    explain: bool = Field(
+        default=False, description="Add the top feature contributions (linear models only)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names_the_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "customer_id" not in data and "customers" not in data:
+            raise ValueError(
+                "expected customer_id (one customer) or customers (a batch), "
+                f"got keys {sorted(map(str, data))[:10]}"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _one_of(self) -> PredictRequest:
+        if (self.customer_id is None) == (self.customers is None):
+            raise ValueError("expected exactly one of customer_id (one customer) or customers")
+        return self
 
 
 class ModelRef(BaseModel):
@@ -19,15 +59,85 @@ class ModelRef(BaseModel):
     alias: str | None = None
 
 
+class Contribution(BaseModel):
+    feature: str
+    contribution: float = Field(description="Log-odds contribution to the score.")
+
+
 class PredictResponse(BaseModel):
     prediction_id: str = Field(description="Unique, sortable by time; use it to send feedback.")
     customer_id: int
     churn_probability: float
+    label: int = Field(description="1 when churn_probability >= the model's threshold.")
     model: ModelRef
+    missing_features: list[str] | None = Field(
+        default=None, description="Features absent online and imputed by the model."
+    )
+    explanation: list[Contribution] | None = None
+
+
+class ItemErrorBody(BaseModel):
+    customer_id: int
+    error: str
+    detail: str
+    status: int
+
+
+class BatchPredictResponse(BaseModel):
+    predictions: list[PredictResponse | ItemErrorBody] = Field(
+        description="One entry per requested customer, in order: a prediction or an error."
+    )
+
+
+class FeaturesRequest(BaseModel):
+    """Feast's `get-online-features` request body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    entities: dict[str, list[Any]] = Field(
+        description='Join keys and request fields: {"customer_id": [1, 2], "as_of_unix": [...]}'
+    )
+    feature_service: str | None = Field(default=None, max_length=200)
+    features: list[Annotated[str, Field(max_length=400)]] = Field(
+        default_factory=list, max_length=1000
+    )
+    full_feature_names: bool = False
+
+    @model_validator(mode="after")
+    def _service_or_features(self) -> FeaturesRequest:
+        if (self.feature_service is None) == (not self.features):
+            raise ValueError("expected exactly one of feature_service or features")
+        return self
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prediction_id: str = Field(min_length=1, max_length=64)
+    outcome: Literal[0, 1] = Field(description="1: the customer churned.")
+    observed_at: AwareDatetime = Field(description="When the outcome was observed (with zone).")
+
+
+class FeedbackResponse(BaseModel):
+    prediction_id: str
+    outcome: int
+    observed_at: datetime
+    status: Literal["recorded", "unchanged"]
+
+
+class ModelsResponse(BaseModel):
+    champion: ModelRef
+    challenger: ModelRef | None
+    changed: bool
 
 
 class Health(BaseModel):
     status: str
+
+
+class Readiness(BaseModel):
+    status: str
+    checks: dict[str, str]
 
 
 class ErrorBody(BaseModel):

@@ -14,8 +14,8 @@ from keel.server_process import running_server
 from keel.workspace import Workspace
 from registry.client import mlflow_client
 from registry.models import CHAMPION
+from serving.log_sqlite import SqlitePredictionLog
 from serving.online_features import OnlineFeatures
-from serving.prediction_log import PredictionLog
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ def test_demo_answers_known_customers_and_404s_the_unknown(journey: DemoResult) 
 
 
 def test_every_answered_prediction_is_in_the_log_with_its_model(journey: DemoResult) -> None:
-    log = PredictionLog(Workspace.from_settings(journey.settings).prediction_log)
+    log = SqlitePredictionLog(Workspace.from_settings(journey.settings).prediction_log)
     try:
         assert journey.logged_predictions == 3
         for answer in journey.responses[:3]:
@@ -52,11 +52,15 @@ def test_every_answered_prediction_is_in_the_log_with_its_model(journey: DemoRes
 
 def test_model_beats_baseline_and_is_champion(journey: DemoResult) -> None:
     training = journey.training
-    baseline, model = training.candidates
-    assert baseline.name == "baseline"
+    names = [c.name for c in training.candidates]
+    assert names == ["baseline", "one_rule", "logistic_regression", "gradient_boosting"]
+    baseline = training.candidates[0]
+    model = next(c for c in training.candidates if c.name == training.selected)
+    assert training.selected != "baseline"
     assert model.test["pr_auc"] > baseline.test["pr_auc"]
     assert model.test["roc_auc"] > 0.6
     assert training.gate.passed
+    assert training.aliases == ["challenger", CHAMPION]
     client = mlflow_client(journey.settings)
     champion = client.get_model_version_by_alias("churn", CHAMPION)
     assert str(champion.version) == training.model_version

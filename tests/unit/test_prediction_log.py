@@ -1,24 +1,31 @@
 from __future__ import annotations
 
+import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from serving.ids import new_prediction_id
-from serving.prediction_log import PredictionLog, PredictionRecord
+from serving.log_sqlite import SqlitePredictionLog
+from serving.prediction_log import PredictionRecord
 
 
 def _record(prediction_id: str) -> PredictionRecord:
     return PredictionRecord(
         prediction_id=prediction_id,
-        created_at="2026-11-30T00:00:00+00:00",
+        created_at=datetime(2026, 11, 30, 0, 0, 0, 123456, tzinfo=UTC),
         customer_id=42,
         churn_probability=0.125,
+        label=0,
         model_name="churn",
         model_version="3",
         model_alias="champion",
         run_id="abc",
         code_commit="deadbeef",
         request_id="req-1",
+        served_by="champion",
         features={"plan": "basic", "logins_7d": 3, "tenure_days": None},
     )
 
@@ -34,10 +41,10 @@ def test_prediction_ids_are_unique_and_sort_by_time() -> None:
 
 def test_a_logged_prediction_survives_reopening_the_log(tmp_path: Path) -> None:
     path = tmp_path / "log" / "predictions.db"
-    log = PredictionLog(path)
-    log.append(_record("01A"))
+    log = SqlitePredictionLog(path)
+    log.append([_record("01A")])
     log.close()
-    reopened = PredictionLog(path)
+    reopened = SqlitePredictionLog(path)
     assert reopened.count() == 1
     assert reopened.get("01A") == _record("01A")
     assert reopened.get("missing") is None
@@ -45,13 +52,9 @@ def test_a_logged_prediction_survives_reopening_the_log(tmp_path: Path) -> None:
 
 
 def test_the_same_prediction_id_cannot_be_logged_twice(tmp_path: Path) -> None:
-    log = PredictionLog(tmp_path / "p.db")
-    log.append(_record("01B"))
-    try:
-        log.append(_record("01B"))
-    except Exception as error:  # sqlite3.IntegrityError
-        assert "UNIQUE" in str(error)
-    else:
-        raise AssertionError("duplicate prediction id was accepted")
+    log = SqlitePredictionLog(tmp_path / "p.db")
+    log.append([_record("01B")])
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        log.append([_record("01B")])
     assert log.count() == 1
     log.close()

@@ -1,0 +1,76 @@
+"""Bearer tokens with scopes (`predict`, `feedback`, `admin`), from `KEEL_API_TOKENS`."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from typing import Literal, get_args
+
+from fastapi import Request
+
+from keel.errors import Forbidden, InsecureConfiguration, Unauthorized
+from keel.settings import Settings
+
+Scope = Literal["predict", "feedback", "admin"]
+SCOPES: tuple[str, ...] = get_args(Scope)
+
+
+def parse_tokens(text: str) -> dict[str, frozenset[str]]:
+    """`token=predict+feedback,other=admin` -> {token: scopes}; names a bad entry."""
+    tokens: dict[str, frozenset[str]] = {}
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        token, sep, scopes = entry.partition("=")
+        names = frozenset(filter(None, scopes.split("+")))
+        unknown = names - set(SCOPES)
+        if not sep or not token or not names or unknown:
+            raise InsecureConfiguration(
+                f"KEEL_API_TOKENS entry {token[:4]}…: expected token=scope[+scope] with scopes "
+                f"in {', '.join(SCOPES)}"
+            )
+        if len(token) < 16:
+            raise InsecureConfiguration(
+                f"KEEL_API_TOKENS entry {token[:4]}…: tokens need at least 16 characters"
+            )
+        tokens[token] = names
+    return tokens
+
+
+class TokenAuth:
+    """Checks `Authorization: Bearer <token>` against the configured tokens and scopes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.tokens = parse_tokens(settings.api_tokens)
+        if not self.tokens and settings.profile == "production":
+            raise InsecureConfiguration(
+                "the production profile refuses to serve without KEEL_API_TOKENS "
+                "(token=predict+feedback+admin,...)"
+            )
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.tokens)
+
+    def scopes_of(self, header: str | None) -> frozenset[str]:
+        scheme, _, presented = (header or "").partition(" ")
+        if scheme.lower() != "bearer" or not presented:
+            raise Unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
+        found: frozenset[str] | None = None
+        for token, scopes in self.tokens.items():  # compare every token: constant time
+            if hmac.compare_digest(token.encode(), presented.strip().encode()):
+                found = scopes
+        if found is None:
+            raise Unauthorized("invalid bearer token")
+        return found
+
+
+def require(scope: Scope) -> Callable[[Request], Awaitable[None]]:
+    """A route dependency: the request's token must hold `scope` (no-op without tokens)."""
+
+    async def check(request: Request) -> None:  # async: no thread-pool hop
+        auth: TokenAuth = request.app.state.auth
+        if not auth.enabled:
+            return
+        if scope not in auth.scopes_of(request.headers.get("authorization")):
+            raise Forbidden(f"this token lacks the `{scope}` scope")
+
+    return check

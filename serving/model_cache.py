@@ -1,0 +1,174 @@
+"""The served models: `champion` (required) and `challenger` (optional), following their aliases.
+
+Loaded versions are cached by version number, with the expectations of their reference profile
+(data validation, see `monitoring.validation`), so a promotion or a rollback to a version seen
+before swaps at once and each served version checks rows against its own training data. The
+current pair is one immutable `ModelSet`; a request reads it once, so a swap between two requests
+never mixes versions and never fails a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+
+from keel.errors import InvalidInput, ModelNotFound
+from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
+from monitoring.validation import Expectations
+from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
+from serving.scoring import Scorer, make_scorer
+
+logger = logging.getLogger(__name__)
+
+CHALLENGER = "challenger"
+THRESHOLD_TAG = "keel.threshold"
+DEFAULT_THRESHOLD = 0.5
+
+
+def threshold_of(model: LoadedModel) -> float:
+    """The version's decision threshold (tag `keel.threshold`), 0.5 when absent or invalid."""
+    text = model.tags.get(THRESHOLD_TAG)
+    if text is None:
+        return DEFAULT_THRESHOLD
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        logger.warning(
+            "model %s v%s: ignoring %s=%r", model.name, model.version, THRESHOLD_TAG, text
+        )
+        return DEFAULT_THRESHOLD
+    return value
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """A loaded version, the alias it is served under, its threshold, its scorer and the
+    expectations of its reference profile (None for versions trained without one)."""
+
+    model: LoadedModel
+    threshold: float
+    scorer: Scorer
+    expectations: Expectations | None = None
+
+    @classmethod
+    def of(cls, model: LoadedModel, expectations: Expectations | None = None) -> ServedModel:
+        scorer = make_scorer(model.pipeline, model.feature_columns)
+        return cls(model, threshold_of(model), scorer, expectations)
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    champion: ServedModel
+    challenger: ServedModel | None
+    """None when the alias is missing or points to the champion's version."""
+
+    def versions(self) -> dict[str, str | None]:
+        return {
+            CHAMPION: self.champion.model.version,
+            CHALLENGER: self.challenger.model.version if self.challenger else None,
+        }
+
+
+Loader = Callable[[MlflowClient, ModelVersion], LoadedModel]
+ExpectationsLoader = Callable[[MlflowClient, ModelVersion], Expectations | None]
+
+
+def _load(client: MlflowClient, version: ModelVersion) -> LoadedModel:
+    return load_version(client, version, alias=None)
+
+
+def load_expectations(client: MlflowClient, version: ModelVersion) -> Expectations | None:
+    """The expectations of the version's `monitoring/reference_profile.json`; None, with a
+    warning, when its run has none (versions trained before Keel logged it) or it is unreadable:
+    such a version serves without data validation rather than not at all."""
+    from mlflow.exceptions import MlflowException
+
+    name = f"model {version.name} v{version.version}"
+    if not version.run_id:
+        logger.warning("%s has no run: serving it without data validation", name)
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = client.download_artifacts(version.run_id, PROFILE_ARTIFACT, tmp)
+            profile = ReferenceProfile.load(Path(local))
+        except (MlflowException, OSError, InvalidInput) as error:
+            logger.warning(
+                "%s has no usable %s (%s): serving it without data validation",
+                name,
+                PROFILE_ARTIFACT,
+                str(error).splitlines()[0] if str(error) else type(error).__name__,
+            )
+            return None
+    return Expectations.from_profile(profile)
+
+
+class ModelCache:
+    """Resolves the aliases on `refresh()` and swaps in the new pair atomically."""
+
+    def __init__(
+        self,
+        client: MlflowClient,
+        name: str,
+        *,
+        loader: Loader = _load,
+        expectations_loader: ExpectationsLoader = load_expectations,
+    ) -> None:
+        self._client = client
+        self._name = name
+        self._loader = loader
+        self._expectations_loader = expectations_loader
+        self._loaded: dict[str, LoadedModel] = {}
+        self._expectations: dict[str, Expectations | None] = {}
+        self._refresh_lock = threading.Lock()
+        self._current: ModelSet | None = None
+
+    @property
+    def current(self) -> ModelSet | None:
+        return self._current
+
+    def refresh(self) -> bool:
+        """Follow both aliases; True when the served pair changed. Raises `ModelNotFound` only
+        when no champion was ever loaded (otherwise the cached pair keeps serving)."""
+        with self._refresh_lock:
+            champion_version = resolve_version(self._client, self._name, CHAMPION)
+            try:
+                challenger_version: ModelVersion | None = resolve_version(
+                    self._client, self._name, CHALLENGER
+                )
+            except ModelNotFound:
+                challenger_version = None
+            if challenger_version and challenger_version.version == champion_version.version:
+                challenger_version = None
+            champion = self._served(champion_version, CHAMPION)
+            challenger = (
+                self._served(challenger_version, CHALLENGER) if challenger_version else None
+            )
+            new = ModelSet(champion, challenger)
+            if self._current is not None and new.versions() == self._current.versions():
+                return False
+            if self._current is not None:
+                logger.info("models now %s (were %s)", new.versions(), self._current.versions())
+            self._current = new
+            return True
+
+    def _served(self, version: ModelVersion, alias: str) -> ServedModel:
+        key = str(version.version)
+        current = self._current
+        for served in (current.champion, current.challenger) if current else ():
+            if served is not None and served.model.version == key and served.model.alias == alias:
+                return served
+        if key not in self._loaded:
+            self._loaded[key] = self._loader(self._client, version)
+        if key not in self._expectations:  # once per version: one warning when it has none
+            self._expectations[key] = self._expectations_loader(self._client, version)
+        return ServedModel.of(replace(self._loaded[key], alias=alias), self._expectations[key])

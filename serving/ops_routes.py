@@ -1,0 +1,65 @@
+"""Operations routes: liveness, readiness, Prometheus metrics, and the model reload."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from serving.auth import require
+from serving.routes import ERRORS, RuntimeDep
+from serving.schemas import Health, ModelRef, ModelsResponse, Readiness
+
+router = APIRouter()
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is up."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """Ready when a model is loaded and the online store answers."""
+    checks = {"model": "ok" if runtime.predictor.models.current else "no model loaded"}
+    try:
+        await asyncio.to_thread(runtime.predictor.features.get_many, [1])
+        checks["online_store"] = "ok"
+    except Exception as error:
+        checks["online_store"] = f"unreachable: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    body = Readiness(status="ready" if ready else "not ready", checks=checks)
+    return JSONResponse(status_code=200 if ready else 503, content=body.model_dump())
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(runtime: RuntimeDep) -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.post(
+    "/admin/reload",
+    response_model=ModelsResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require("admin"))],
+)
+async def reload(runtime: RuntimeDep) -> ModelsResponse:
+    """Follow the `champion` and `challenger` aliases now instead of at the next interval."""
+    changed = await asyncio.to_thread(runtime.reload)
+    models = runtime.predictor.model_set()
+
+    def ref(alias: str, served: object) -> ModelRef | None:
+        if served is None:
+            return None
+        model = served.model  # type: ignore[attr-defined]
+        return ModelRef(name=model.name, version=model.version, alias=alias)
+
+    champion = ref("champion", models.champion)
+    assert champion is not None
+    return ModelsResponse(
+        champion=champion, challenger=ref("challenger", models.challenger), changed=changed
+    )

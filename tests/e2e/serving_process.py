@@ -1,0 +1,86 @@
+"""A `keel serve` child process whose pid the test holds (to kill -9 it), and a load loop."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from keel.server_process import free_port, settings_env
+from keel.settings import Settings
+
+
+def copy_workspace(settings: Settings, home: Path, **overrides: Any) -> Settings:
+    """A private copy of a workspace (the journey's stays untouched by the test)."""
+    shutil.copytree(settings.home, home, ignore=shutil.ignore_patterns("predictions"))
+    return Settings(**{**settings.model_dump(), "home": home, **overrides})
+
+
+@contextmanager
+def serve(settings: Settings, log_file: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    env = {**os.environ, **settings_env(settings)}
+    command = [sys.executable, "-m", "keel.cli.main", "serve", "--port", str(port)]
+    with open(log_file, "ab") as out:
+        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                assert process.poll() is None, log_file.read_text()[-2000:]
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.2)
+            yield url, process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+async def predict_loop(
+    url: str,
+    customers: list[int],
+    *,
+    seconds: float,
+    concurrency: int,
+    answers: list[dict[str, Any]],
+    failures: list[str],
+) -> None:
+    """`concurrency` clients sending single predictions until `seconds` pass or the server
+    dies; every 200 body goes to `answers`, anything else that got an answer to `failures`."""
+    deadline = time.monotonic() + seconds
+
+    async def client(index: int) -> None:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+            i = index
+            while time.monotonic() < deadline:
+                customer = customers[i % len(customers)]
+                i += concurrency
+                sent_at = time.monotonic()
+                try:
+                    response = await http.post("/v1/predict", json={"customer_id": customer})
+                except httpx.HTTPError:
+                    return  # the server is gone: no answer, so no promise was made
+                if response.status_code == 200:
+                    answers.append({**response.json(), "sent_at": sent_at})
+                else:
+                    failures.append(f"{response.status_code} {response.text}")
+
+    await asyncio.gather(*(client(i) for i in range(concurrency)))

@@ -1,0 +1,74 @@
+"""`keel score`: point-in-time batch scores equal the pipeline's, and the batch is logged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from serving_process import copy_workspace
+from typer.testing import CliRunner
+
+from keel.cli.main import app
+from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
+from keel.feature_store import open_store
+from keel.settings import get_settings
+from keel.workspace import Workspace
+from registry.client import mlflow_client
+from registry.models import load_alias
+from serving.log_sqlite import SqlitePredictionLog
+
+pytestmark = pytest.mark.e2e
+
+
+def test_keel_score_scores_point_in_time_and_logs_the_batch(
+    journey: DemoResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = copy_workspace(journey.settings, tmp_path / "home")
+    customers = sample_customers(settings, 20)
+    source = tmp_path / "customers.csv"
+    pd.DataFrame({"customer_id": [*customers, customers[0], UNKNOWN_CUSTOMER]}).to_csv(source)
+    out = tmp_path / "scores.parquet"
+    as_of = pd.Timestamp.now(tz="UTC").floor("s") - pd.Timedelta(days=1)
+    monkeypatch.setenv("KEEL_HOME", str(settings.home))
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["score", "--input", str(source), "--as-of", as_of.isoformat(), "--output", str(out)],
+        )
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out)
+    assert scores["customer_id"].tolist() == [*customers, UNKNOWN_CUSTOMER]
+    assert scores["error"].notna().tolist() == [False] * 20 + [True]
+
+    store = open_store(settings)
+    entities = pd.DataFrame(
+        {"customer_id": customers, "event_timestamp": as_of, "as_of_unix": int(as_of.timestamp())}
+    )
+    offline = store.get_historical_features(
+        entity_df=entities, features=store.get_feature_service(settings.feature_service)
+    ).to_df()
+    offline = offline.set_index("customer_id").loc[customers]
+    model = load_alias(mlflow_client(settings), settings.model_name)
+    expected = model.pipeline.predict_proba(offline[model.feature_columns])[:, 1]
+    assert scores["churn_probability"].iloc[:20].to_numpy() == pytest.approx(expected, rel=1e-9)
+
+    log = SqlitePredictionLog(Workspace.from_settings(settings).prediction_log)
+    try:
+        logged = {
+            row[0]: row[1:]
+            for row in log.query(
+                "SELECT prediction_id, model_version, request_id, churn_probability "
+                "FROM predictions"
+            )
+        }
+    finally:
+        log.close()
+    assert len(logged) == 20
+    for row in scores.iloc[:20].itertuples():
+        version, request_id, probability = logged[row.prediction_id]
+        assert version == model.version and request_id.startswith("batch:")
+        assert probability == row.churn_probability

@@ -1,0 +1,96 @@
+"""The real app over the journey workspace, in process: no input makes it answer 5xx (every
+operation of /openapi.json gets random and mutated bodies, a small stand-in for a schemathesis
+run), and `/v1/features` answers in Feast's `get-online-features` shape."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from serving_process import copy_workspace
+
+from keel.demo import DemoResult
+from serving.app import create_app
+
+pytestmark = pytest.mark.e2e
+
+VALID: dict[str, dict[str, Any]] = {
+    "/v1/predict": {"customer_id": 1, "explain": True, "as_of_unix": 1_790_000_000},
+    "/v1/features": {
+        "feature_service": "churn_v1",
+        "entities": {"customer_id": [1, 2], "as_of_unix": [1_790_000_000] * 2},
+    },
+    "/v1/feedback": {"prediction_id": "01X", "outcome": 1, "observed_at": "2026-11-30T00:00Z"},
+}
+ODD: list[Any] = [
+    None, True, 0, -1, 2**63, -(2**64), 1e308, -0.0, "", "x" * 5000, "é\u0000🙂", [], [None],
+    {}, {"a": {"b": [1]}}, [1] * 2000, "2026-13-45T99:00Z", "customer_id", ["customer_id"],
+]  # fmt: skip
+
+
+def mutations(body: dict[str, Any], rng: random.Random) -> list[Any]:
+    out: list[Any] = [rng.choice(ODD) for _ in range(10)]
+    for key in body:
+        for odd in ODD:
+            out.append({**body, key: odd})
+            out.append({k: v for k, v in body.items() if k != key})
+        if isinstance(body[key], dict):
+            for inner in body[key]:
+                for odd in rng.sample(ODD, 8):
+                    out.append({**body, key: {**body[key], inner: odd}})
+                    out.append({**body, key: {**body[key], str(odd)[:20]: [1]}})
+    out.append({**body, "unexpected": 1})
+    return out
+
+
+def test_no_generated_request_gets_a_server_error(journey: DemoResult, tmp_path: Path) -> None:
+    settings = copy_workspace(journey.settings, tmp_path / "home")
+    rng = random.Random(6)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        schema = client.get("/openapi.json").json()
+        posts = [path for path, ops in schema["paths"].items() if "post" in ops]
+        assert set(VALID) <= set(posts)
+        bad: list[str] = []
+        for path in posts:
+            bodies = mutations(VALID.get(path, {}), rng)
+            raw = [b"{", b"\xff\xfe", b'{"customer_id": 1}' * 3, b"[" * 5000]
+            for body in bodies + raw:
+                content = body if isinstance(body, bytes) else json.dumps(body).encode()
+                answer = client.post(
+                    path, content=content, headers={"content-type": "application/json"}
+                )
+                if answer.status_code >= 500 and answer.status_code != 503:
+                    bad.append(f"{path} {content[:120]!r} -> {answer.status_code} {answer.text}")
+                elif answer.status_code >= 400:
+                    error = answer.json()
+                    if not (error.get("error") and error.get("detail")):
+                        bad.append(f"{path} {content[:120]!r} -> unnamed error {error}")
+        assert not bad, "\n".join(bad[:10])
+
+
+def test_features_endpoint_answers_in_feasts_get_online_features_shape(
+    journey: DemoResult, tmp_path: Path
+) -> None:
+    settings = copy_workspace(journey.settings, tmp_path / "home")
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/readyz").json()
+        assert ready == {"status": "ready", "checks": {"model": "ok", "online_store": "ok"}}
+        body = {
+            "feature_service": "churn_v1",
+            "entities": {"customer_id": [1, 10**12], "as_of_unix": [1_790_000_000] * 2},
+        }
+        answer = client.post("/v1/features", json=body)
+        assert answer.status_code == 200, answer.text
+        content = answer.json()
+        names = content["metadata"]["feature_names"]
+        assert names[0] == "customer_id" and {"plan", "tenure_days"} <= set(names)
+        assert len(content["results"]) == len(names)
+        by_name = dict(zip(names, content["results"], strict=True))
+        assert by_name["customer_id"]["values"] == [1, 10**12]
+        assert by_name["plan"]["statuses"] == ["PRESENT", "NOT_FOUND"]
+        unknown = client.post("/v1/features", json={**body, "feature_service": "nope"})
+        assert unknown.status_code == 404 and "feature_service" in unknown.json()["detail"]
