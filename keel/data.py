@@ -1,15 +1,23 @@
-"""`keel data generate`: synthetic raw tables, then the feature tables Feast reads."""
+"""The data stage: generate synthetic raw tables and features, build the real table, log reports."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keel.feature_pipeline import FeatureTables, build_feature_tables
 from keel.provenance import write_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
 from synthetic.churn import GeneratorConfig, generate, write_raw_tables
+from synthetic.real_table import RealTables, churn_table, latest_snapshot, split_holdout
+from synthetic.tabular import write_table
+from training.labels import SnapshotPlan
+
+if TYPE_CHECKING:
+    from synthetic.lab import ReportResult
 
 
 @dataclass(frozen=True)
@@ -27,14 +35,20 @@ def generate_dataset(
     seed: int = 42,
     churn_rate: float = 0.05,
     end: date | None = None,
+    scenarios: tuple[str, ...] = (),
 ) -> DataSummary:
-    """Generate raw tables into the workspace and derive the feature tables from them."""
+    """Generate raw tables into the workspace and derive the feature tables from them.
+
+    ``scenarios`` come from the catalogue in ``synthetic.scenarios`` (drift, missing data,
+    label noise, imbalance, biased sampling); they are recorded in the manifest.
+    """
     config = GeneratorConfig(
         customers=customers,
         days=days,
         seed=seed,
         churn_rate=churn_rate,
         end=end or datetime.now(UTC).date(),
+        scenarios=tuple(scenarios),
     )
     workspace = Workspace.from_settings(settings).ensure()
     tables = generate(config)
@@ -48,3 +62,55 @@ def generate_dataset(
     write_manifest(workspace.raw_dir, {**asdict(config), "rows": raw_rows})
     feature_tables = build_feature_tables(workspace.raw_dir, workspace.features_dir)
     return DataSummary(config=config, raw_rows=raw_rows, feature_tables=feature_tables)
+
+
+def write_real_table(
+    settings: Settings, *, out: Path, holdout_out: Path | None, holdout_share: float, seed: int
+) -> RealTables:
+    """The workspace's labelled one-row-per-customer table (and its holdout) as Parquet.
+
+    See ``synthetic.real_table``: features as of the latest snapshot plus ``churned``. The
+    holdout (a random ``holdout_share`` of the customers) is for ``keel data report
+    --holdout``; without ``holdout_out`` every row goes into ``out``.
+    """
+    workspace = Workspace.from_settings(settings)
+    frame = churn_table(workspace.raw_dir, workspace.features_dir)
+    if holdout_out is None:
+        real, holdout = frame, frame.iloc[:0]
+    else:
+        real, holdout = split_holdout(frame, share=holdout_share, seed=seed)
+        write_table(holdout, holdout_out)
+    write_table(real, out)
+    snapshot = latest_snapshot(workspace.raw_dir, SnapshotPlan())
+    return RealTables(real=real, holdout=holdout, snapshot=snapshot)
+
+
+def log_report_to_mlflow(
+    settings: Settings, result: ReportResult, *, real: Path, synthetic: Path
+) -> str:
+    """Log the report's metrics, verdicts and HTML page as an MLflow run; returns its id."""
+    from registry.client import mlflow_client
+
+    client = mlflow_client(settings)
+    name = f"{settings.project}-synthetic-data"
+    experiment = client.get_experiment_by_name(name)
+    if experiment is None:
+        location = Workspace.from_settings(settings).ensure().artifacts_dir.as_uri()
+        experiment_id = client.create_experiment(name, artifact_location=location)
+    else:
+        experiment_id = experiment.experiment_id
+    report = result.report
+    run = client.create_run(experiment_id, run_name=f"report {synthetic.name}")
+    run_id = str(run.info.run_id)
+    params = {"real": real, "synthetic": synthetic, "holdout_given": report.holdout_given}
+    params.update({f"rows.{name}": count for name, count in report.rows.items()})
+    for key, value in params.items():
+        client.log_param(run_id, key, str(value))
+    for key, value in report.metrics().items():
+        client.log_metric(run_id, key, float(value))
+    client.set_tag(run_id, "verdict", report.verdict)
+    for section in report.sections:
+        client.set_tag(run_id, f"verdict.{section.name}", section.verdict)
+    client.log_artifact(run_id, str(result.out))
+    client.set_terminated(run_id)
+    return run_id

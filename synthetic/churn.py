@@ -22,20 +22,36 @@ import pyarrow.parquet as pq
 
 from synthetic.config import GeneratorConfig
 from synthetic.customers import draw_customers
+from synthetic.scenario_effects import apply_scenarios, simulation_config
+from synthetic.scenarios import parse_scenarios
 from synthetic.simulation import simulate
 from synthetic.tables import RawTables, build_tables
 
-__all__ = ["TABLE_NAMES", "GeneratorConfig", "RawTables", "generate", "write_raw_tables"]
+__all__ = [
+    "TABLE_NAMES",
+    "GeneratorConfig",
+    "RawTables",
+    "generate",
+    "write_atomically",
+    "write_raw_tables",
+]
 
 TABLE_NAMES = ("customers", "activity", "tickets", "churn_events")
 
 
 def generate(config: GeneratorConfig) -> RawTables:
-    """Simulate ``config.days`` days for ``config.customers`` customers; same config, same data."""
+    """Simulate ``config.days`` days for ``config.customers`` customers; same config, same data.
+
+    Scenarios perturb the baseline of the same seed (see ``synthetic.scenarios``); without
+    any, the tables are exactly the baseline.
+    """
+    scenarios = parse_scenarios(config.scenarios)
+    base = simulation_config(config, scenarios)
     rng = np.random.default_rng(config.seed)
-    customers = draw_customers(rng, config)
-    sim = simulate(rng, config, customers)
-    return build_tables(rng, config, customers, sim)
+    customers = draw_customers(rng, base)
+    sim = simulate(rng, base, customers)
+    tables = build_tables(rng, base, customers, sim)
+    return apply_scenarios(tables, config, scenarios) if scenarios else tables
 
 
 def write_raw_tables(tables: RawTables, directory: Path) -> dict[str, Path]:
@@ -51,12 +67,12 @@ def write_raw_tables(tables: RawTables, directory: Path) -> dict[str, Path]:
     for name in TABLE_NAMES:
         table = pa.Table.from_pandas(getattr(tables, name), preserve_index=False)
         target = directory / f"{name}.parquet"
-        _write_atomically(table, target)
+        write_atomically(table, target)
         written[name] = target
     return written
 
 
-def _write_atomically(table: pa.Table, target: Path) -> None:
+def write_atomically(table: pa.Table, target: Path) -> None:
     """Write ``table`` to a sibling temporary file, fsync it, then os.replace it onto target."""
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:

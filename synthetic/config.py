@@ -19,7 +19,8 @@ class GeneratorConfig:
 
     ``end`` is exclusive: the last simulated day is ``end - 1 day`` and the first is
     ``end - days``. ``churn_rate`` is the target probability that an active customer churns
-    within the next 30 days.
+    within the next 30 days. ``scenarios`` are entries of the catalogue in
+    ``synthetic.scenarios`` (for example ``"price_shock"`` or ``"label_noise:0.05"``).
     """
 
     customers: int = 5000
@@ -27,6 +28,7 @@ class GeneratorConfig:
     seed: int = 42
     churn_rate: float = 0.05
     end: datetime.date
+    scenarios: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_int("customers", self.customers, minimum=1)
@@ -50,6 +52,20 @@ class GeneratorConfig:
         except OverflowError:
             message = f"end leaves no room for {self.days} days plus signup history, got {end!r}"
             raise ValueError(message) from None
+        self._check_scenarios()
+
+    def _check_scenarios(self) -> None:
+        from synthetic.scenarios import parse_scenarios  # the catalogue imports customers
+
+        if not isinstance(self.scenarios, tuple):
+            raise ValueError(f"scenarios must be a tuple of strings, got {self.scenarios!r}")
+        for scenario in parse_scenarios(self.scenarios):
+            days = scenario.params.get("days")
+            if isinstance(days, int) and days > self.days:
+                raise ValueError(
+                    f"scenarios: {scenario.name} days={days} exceeds the window "
+                    f"(days={self.days}), got {self.scenarios!r}"
+                )
 
     @property
     def start(self) -> datetime.date:
