@@ -1,0 +1,182 @@
+"""`keel monitor …`: validate inputs, drift against the training reference, live performance,
+and the HTML report. Exit codes: 0 fine, 1 violations or drift found, 2 bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from keel.cli.common import console, user_errors
+from keel.settings import get_settings
+
+if TYPE_CHECKING:
+    from monitoring.profile import ReferenceProfile
+
+monitor_app = typer.Typer(
+    help="Monitoring: validate, drift, performance, report (exit 1 when something is wrong).",
+    no_args_is_help=True,
+)
+
+ModelOption = Annotated[
+    str, typer.Option("--model", help="Model whose training profile is the reference.")
+]
+ReferenceOption = Annotated[
+    Path | None,
+    typer.Option("--reference", help="A reference_profile.json instead of the model's."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+EXIT_FOUND = 1
+
+
+def _profile(model: str, reference: Path | None) -> ReferenceProfile:
+    from monitoring.profile import ReferenceProfile, load_reference_profile
+
+    if reference is not None:
+        return ReferenceProfile.load(reference)
+    # one small JSON file: MLflow's download progress bar would only clutter the terminal
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    return load_reference_profile(get_settings(), model)
+
+
+@monitor_app.command("validate")
+def validate_command(
+    input_path: Annotated[Path, typer.Option("--input", help="Parquet file of model inputs.")],
+    model: ModelOption = "churn@champion",
+    reference: ReferenceOption = None,
+    range_tolerance: Annotated[
+        float, typer.Option(help="Allowed overshoot of the training range, as a share of it.")
+    ] = 0.1,
+    null_tolerance: Annotated[
+        float, typer.Option(help="Allowed rise of a column's null rate over training's.")
+    ] = 0.05,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every feature column against the expectations from the training profile."""
+    from keel.cli.monitor_render import validation_table
+    from monitoring.inputs import read_window
+    from monitoring.validation import Expectations, validate_frame
+
+    with user_errors():
+        profile = _profile(model, reference)
+        expectations = Expectations.from_profile(
+            profile, range_tolerance=range_tolerance, null_tolerance=null_tolerance
+        )
+        report = validate_frame(read_window(input_path, profile), expectations)
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    else:
+        console.print(validation_table(report))
+    if not report.ok:
+        raise typer.Exit(EXIT_FOUND)
+
+
+@monitor_app.command("drift")
+def drift_command(
+    current: Annotated[
+        Path,
+        typer.Option(
+            help="Parquet window: a prediction-log export or any file with the feature columns."
+        ),
+    ],
+    model: ModelOption = "churn@champion",
+    reference: ReferenceOption = None,
+    small_window: Annotated[
+        int, typer.Option(help="Rows up to which KS/chi-square are used.")
+    ] = 1000,
+    p_value: Annotated[float, typer.Option(help="KS/chi-square: drift below this p.")] = 0.01,
+    wasserstein: Annotated[float, typer.Option(help="Drift at this many reference sd.")] = 0.1,
+    jensen_shannon: Annotated[float, typer.Option(help="Drift at this JS distance.")] = 0.1,
+    psi: Annotated[float, typer.Option(help="Drift at this PSI.")] = 0.2,
+    null_rate: Annotated[
+        float, typer.Option(help="Drift when the null rate moves this much.")
+    ] = 0.1,
+    as_json: JsonOption = False,
+) -> None:
+    """Per-feature and score drift against the model's training profile; exit 1 on drift."""
+    from keel.cli.monitor_render import drift_table
+    from monitoring.drift import DriftThresholds, compute_drift
+    from monitoring.inputs import read_window
+
+    with user_errors():
+        thresholds = DriftThresholds(
+            small_window=small_window,
+            p_value=p_value,
+            wasserstein=wasserstein,
+            jensen_shannon=jensen_shannon,
+            psi=psi,
+            null_rate=null_rate,
+        )
+        profile = _profile(model, reference)
+        report = compute_drift(profile, read_window(current, profile), thresholds=thresholds)
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    else:
+        console.print(drift_table(report))
+    if report.drifted:
+        raise typer.Exit(EXIT_FOUND)
+
+
+@monitor_app.command("performance")
+def performance_command(
+    predictions: Annotated[Path, typer.Option(help="Prediction-log export with feedback.")],
+    min_labels: Annotated[int, typer.Option(help="Fewer outcomes: no metrics, a note.")] = 50,
+    min_per_class: Annotated[int, typer.Option(help="Fewer of either class: a note.")] = 5,
+    as_json: JsonOption = False,
+) -> None:
+    """PR AUC, ROC AUC, calibration and positive rates per model version and per day."""
+    from keel.cli.monitor_render import performance_table
+    from monitoring.inputs import read_predictions
+    from monitoring.performance import live_performance
+
+    with user_errors():
+        report = live_performance(
+            read_predictions(predictions), min_labels=min_labels, min_per_class=min_per_class
+        )
+    if as_json:
+        console.print_json(json.dumps(report.to_dict()))
+    else:
+        console.print(performance_table(report))
+
+
+@monitor_app.command("report")
+def report_command(
+    current: Annotated[Path, typer.Option(help="Parquet window of model inputs.")],
+    out: Annotated[Path, typer.Option(help="The HTML page to write.")],
+    model: ModelOption = "churn@champion",
+    reference: ReferenceOption = None,
+    predictions: Annotated[
+        Path | None, typer.Option(help="Prediction-log export for live performance.")
+    ] = None,
+    metrics_url: Annotated[
+        str | None, typer.Option(help="A running server's /metrics, for the system view.")
+    ] = None,
+    log_to_mlflow: Annotated[
+        bool, typer.Option("--log-to-mlflow", help="Also log the page and plots to MLflow.")
+    ] = False,
+) -> None:
+    """One self-contained HTML page: drift, histograms, validation, scores, performance, system."""
+    from monitoring.report import ReportInputs, log_report_to_mlflow, write_report
+
+    with user_errors():
+        profile = _profile(model, reference)
+        result = write_report(
+            ReportInputs(
+                profile=profile,
+                current=current,
+                predictions=predictions,
+                metrics_url=metrics_url,
+                title=f"Monitoring report: {model if reference is None else reference.name}",
+            ),
+            out,
+        )
+        run_id = log_report_to_mlflow(get_settings(), result) if log_to_mlflow else None
+    verdict = "[red]drift[/]" if result.drift.drifted else "[green]no drift[/]"
+    console.print(
+        f"wrote {out} ({verdict}; validation {'ok' if result.validation.ok else 'failed'})"
+    )
+    if run_id:
+        console.print(f"logged to MLflow run {run_id}")

@@ -1,0 +1,100 @@
+"""Rich tables for `keel monitor …` (rendering only; the figures come from `monitoring`)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from monitoring.drift import DriftReport, FeatureDrift
+from monitoring.performance import PerformanceReport
+from monitoring.validation import ValidationReport
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+_METHODS = {"ks": "KS", "chi2": "chi²", "wasserstein": "W (sd)", "jensen_shannon": "JS"}
+
+
+def _drift_row(table: Table, f: FeatureDrift) -> None:
+    verdict = "[red]drift[/]" if f.drifted else "[green]ok[/]"
+    test = f"{_METHODS.get(f.method, f.method)} {f.statistic:.3f}"
+    if f.p_value is not None:
+        test += f" p={f.p_value:.2g}"
+    nulls = f"{f.null_rate_reference:.0%}→{f.null_rate_current:.0%}"
+    table.add_row(f.name, test, _number(f.psi), nulls, verdict, "; ".join(f.reasons))
+
+
+def drift_table(report: DriftReport) -> Table:
+    overall = "[red]DRIFT[/]" if report.drifted else "[green]no drift[/]"
+    table = Table(title=f"Drift of {report.rows:,} rows against the training reference: {overall}")
+    table.add_column("feature", no_wrap=True)
+    table.add_column("test", no_wrap=True)
+    table.add_column("PSI", justify="right")
+    table.add_column("nulls", justify="right", no_wrap=True)
+    table.add_column("verdict")
+    table.add_column("why", overflow="fold")
+    for feature in report.features:
+        _drift_row(table, feature)
+    if report.score is not None:
+        table.add_section()
+        _drift_row(table, report.score)
+    return table
+
+
+def validation_table(report: ValidationReport) -> Table:
+    verdict = "[green]ok[/]" if report.ok else f"[red]{len(report.failing)} column(s) fail[/]"
+    table = Table(title=f"Validation of {report.rows:,} rows: {verdict}")
+    table.add_column("column", no_wrap=True)
+    for column in ("nulls (ref)", "not typed", "below", "above"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("violations", overflow="fold")
+    for c in report.columns:
+        table.add_row(
+            c.name,
+            f"{c.null_rate:.0%} ({c.reference_null_rate:.0%})",
+            f"{c.not_typed:,}",
+            f"{c.below:,}",
+            f"{c.above:,}",
+            "[red]" + "; ".join(c.violations) + "[/]" if c.violations else "[green]ok[/]",
+        )
+    return table
+
+
+def performance_table(report: PerformanceReport) -> Table:
+    table = Table(title="Live performance (outcomes joined to predictions)")
+    headers = (
+        "version",
+        "day",
+        "predictions",
+        "outcomes",
+        "positives",
+        "PR AUC",
+        "ROC AUC",
+        "ECE",
+        "mean score",
+        "observed",
+        "predicted +",
+    )
+    for column in headers:
+        table.add_column(column, justify="left" if column in {"version", "day"} else "right")
+    for r in report.rows:
+        if r.day == "all":
+            table.add_section()
+        metrics = (
+            [f"[yellow]{r.note}[/]", "", ""]
+            if r.note
+            else [_number(r.pr_auc), _number(r.roc_auc), _number(r.calibration_error)]
+        )
+        table.add_row(
+            r.model_version,
+            r.day,
+            f"{r.predictions:,}",
+            f"{r.labelled:,}",
+            f"{r.positives:,}",
+            *metrics,
+            _number(r.mean_score),
+            _number(r.observed_rate),
+            _number(r.predicted_positive_rate),
+        )
+    return table

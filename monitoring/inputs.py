@@ -1,0 +1,79 @@
+"""Reading monitoring inputs (Parquet windows, prediction-log exports) with errors that name
+the file and the column; anything wrong here is a bad file (exit code 2), not a violation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from keel.errors import InvalidInput
+from monitoring.profile import ReferenceProfile
+
+PREDICTION_COLUMNS = ("created_at", "churn_probability", "label", "model_version", "outcome")
+
+
+def read_parquet(path: Path, *, columns: Iterable[str] | None = None) -> pd.DataFrame:
+    """The file as a DataFrame; `InvalidInput` naming the file (and any missing column)."""
+    if not path.exists():
+        raise InvalidInput(f"{path}: file not found")
+    try:
+        schema = pq.read_schema(path)
+    except (pa.ArrowException, OSError) as error:
+        raise InvalidInput(f"{path}: not a Parquet file ({error})") from None
+    wanted = list(columns) if columns is not None else None
+    if wanted is not None:
+        missing = [c for c in wanted if c not in schema.names]
+        if missing:
+            raise InvalidInput(f"{path}: missing column(s) {', '.join(missing)}")
+    for field in schema:
+        if wanted is not None and field.name not in wanted:
+            continue
+        if pa.types.is_nested(field.type) or pa.types.is_binary(field.type):
+            raise InvalidInput(f"{path}: column {field.name} has unsupported type {field.type}")
+    try:
+        return pq.read_table(path, columns=wanted).to_pandas()
+    except (pa.ArrowException, OSError) as error:
+        raise InvalidInput(f"{path}: cannot read ({error})") from None
+
+
+def read_window(path: Path, profile: ReferenceProfile) -> pd.DataFrame:
+    """A current window: every profiled feature must be a column of a compatible type (text
+    holding numbers where the profile has numbers is refused, naming the column). In a
+    prediction-log export, shadow rows repeat a request's features and are left out."""
+    frame = read_parquet(path)
+    if "served_by" in frame.columns:
+        frame = frame[frame["served_by"] != "shadow"].reset_index(drop=True)
+    missing = [name for name in profile.features if name not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"{path}: missing feature column(s) {', '.join(missing)} "
+            f"(the model's features: {', '.join(profile.features)})"
+        )
+    if frame.empty:
+        raise InvalidInput(f"{path}: no rows")
+    for name, feature in profile.features.items():
+        column = frame[name]
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        if feature.kind == "numeric" and not numeric and column.notna().any():
+            raise InvalidInput(
+                f"{path}: column {name} should hold numbers, found {column.dtype} "
+                f"(e.g. {column.dropna().iloc[0]!r})"
+            )
+    return frame
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """A prediction-log export (`keel predictions export`): the columns performance needs."""
+    frame = read_parquet(path)
+    missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InvalidInput(
+            f"{path}: missing column(s) {', '.join(missing)}: expected a prediction-log export "
+            "(`keel predictions export --out F.parquet`)"
+        )
+    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    return frame

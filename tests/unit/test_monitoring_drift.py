@@ -1,0 +1,113 @@
+"""Drift verdicts: quiet on same-distribution windows, loud on shifts, new categories and nulls."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from keel.errors import InvalidInput
+from monitoring.drift import DriftThresholds, compute_drift
+from monitoring.profile import ReferenceProfile, build_reference_profile
+
+FEATURES = ["region", "logins_7d", "spend_30d"]
+
+
+def window(
+    rows: int,
+    seed: int,
+    *,
+    spend_factor: float = 1.0,
+    central: float = 0.0,
+    null_logins: float = 0.0,
+) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    regions = rng.choice(["north", "south", "east"], rows, p=[0.5, 0.3, 0.2]).astype(object)
+    regions[rng.random(rows) < central] = "central"
+    logins = pd.array(rng.poisson(10, rows), dtype="Int64")
+    logins[rng.random(rows) < null_logins] = pd.NA
+    return pd.DataFrame(
+        {
+            "region": regions,
+            "logins_7d": logins,
+            "spend_30d": rng.lognormal(1, 1, rows) * spend_factor,
+            "churn_probability": rng.beta(1, 12, rows),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def profile() -> ReferenceProfile:
+    reference = window(5_000, seed=0)
+    return build_reference_profile(reference, FEATURES, reference["churn_probability"].to_numpy())
+
+
+@pytest.mark.parametrize("rows", [300, 1_000, 5_000])
+def test_a_window_from_the_reference_distribution_does_not_drift(
+    profile: ReferenceProfile, rows: int
+) -> None:
+    report = compute_drift(profile, window(rows, seed=rows))
+    assert not report.drifted, report.to_dict()
+    assert report.score is not None and not report.score.drifted
+
+
+def test_small_windows_use_significance_tests_and_large_ones_distances(
+    profile: ReferenceProfile,
+) -> None:
+    small = compute_drift(profile, window(1_000, seed=1))
+    large = compute_drift(profile, window(1_001, seed=1))
+    assert [f.method for f in small.features] == ["chi2", "ks", "ks"]
+    assert [f.method for f in large.features] == ["jensen_shannon", "wasserstein", "wasserstein"]
+    assert all(f.p_value is not None for f in small.features)
+
+
+@pytest.mark.parametrize("rows", [500, 5_000])
+def test_a_price_shock_drifts_spend_only(profile: ReferenceProfile, rows: int) -> None:
+    report = compute_drift(profile, window(rows, seed=3, spend_factor=1.5))
+    assert report.drifted_features == ["spend_30d"]
+    assert report.drifted
+
+
+@pytest.mark.parametrize("rows", [500, 5_000])
+def test_a_new_region_drifts_region_and_is_named(profile: ReferenceProfile, rows: int) -> None:
+    report = compute_drift(profile, window(rows, seed=4, central=0.1))
+    region = report.features[0]
+    assert report.drifted_features == ["region"]
+    assert "new category central" in region.reasons
+
+
+def test_a_tracking_outage_drifts_through_the_null_rate(profile: ReferenceProfile) -> None:
+    report = compute_drift(profile, window(2_000, seed=5, null_logins=0.9))
+    logins = report.features[1]
+    assert report.drifted_features == ["logins_7d"]
+    assert logins.null_rate_current == pytest.approx(0.9, abs=0.03)
+    assert any(reason.startswith("null rate") for reason in logins.reasons)
+
+
+def test_score_drift_is_reported_separately(profile: ReferenceProfile) -> None:
+    current = window(3_000, seed=6)
+    current["churn_probability"] = np.clip(current["churn_probability"] * 3, 0, 1)
+    report = compute_drift(profile, current)
+    assert report.drifted_features == []
+    assert report.score is not None and report.score.drifted
+    assert report.drifted
+
+
+def test_thresholds_are_configurable(profile: ReferenceProfile) -> None:
+    current = window(5_000, seed=7, spend_factor=1.5)
+    lenient = DriftThresholds(wasserstein=5.0, psi=5.0)
+    assert not compute_drift(profile, current, thresholds=lenient).drifted
+    with pytest.raises(ValueError, match="psi"):
+        DriftThresholds(psi=0)
+
+
+def test_json_output_names_every_feature(profile: ReferenceProfile) -> None:
+    data = compute_drift(profile, window(500, seed=8, central=0.2)).to_dict()
+    assert [f["name"] for f in data["features"]] == FEATURES
+    assert data["drifted"] and data["drifted_features"] == ["region"]
+    assert data["thresholds"]["small_window"] == 1000
+
+
+def test_a_window_without_a_feature_is_refused(profile: ReferenceProfile) -> None:
+    with pytest.raises(InvalidInput, match="spend_30d"):
+        compute_drift(profile, window(100, seed=9).drop(columns=["spend_30d"]))
