@@ -41,3 +41,63 @@ class WorkspaceNotReady(KeelError):
     """A step ran before the step it depends on (for example training before data exists)."""
 
     status_code = 409
+
+
+class PromotionRefused(KeelError):
+    """An alias move was refused (for example the version failed its gate and no --force)."""
+
+    status_code = 409
+
+
+class AliasConflict(KeelError):
+    """The alias moved while this move was being made; the caller should look and retry."""
+
+    status_code = 409
+
+
+class BackendUnavailable(KeelError):
+    """A database or server Keel needs cannot be reached or cannot do what was asked."""
+
+    status_code = 503
+
+
+class Unauthorized(KeelError):
+    """No valid bearer token was presented."""
+
+    status_code = 401
+
+
+class Forbidden(KeelError):
+    """The bearer token is valid but lacks the scope the endpoint needs."""
+
+    status_code = 403
+
+
+class NotFound(KeelError):
+    """A referenced record (for example a prediction id) does not exist."""
+
+    status_code = 404
+
+
+class Conflict(KeelError):
+    """The request contradicts what is already recorded."""
+
+    status_code = 409
+
+
+class PayloadTooLarge(KeelError):
+    """The request body or batch exceeds the configured limit."""
+
+    status_code = 413
+
+
+class LogUnavailable(KeelError):
+    """The prediction log could not make a record durable, so no answer is given."""
+
+    status_code = 503
+
+
+class InsecureConfiguration(KeelError):
+    """A setting is unsafe for the profile (for example no API tokens in production)."""
+
+    status_code = 500

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["local", "production"]
@@ -39,8 +39,37 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None
     """Overrides the profile's MLflow backend (for example an `http://` tracking server)."""
 
+    actor: str | None = None
+    """Who moves model aliases (`KEEL_ACTOR`), recorded in alias history; default the OS user."""
+
     require_services: bool = False
     """Set in CI: tests that need Redis or PostgreSQL fail instead of skipping."""
+
+    # Serving (`keel serve`): see serving/__init__.py.
+    api_tokens: str = ""
+    """Bearer tokens and their scopes, `token=scope+scope,...` with scopes `predict`, `feedback`,
+    `admin` (`KEEL_API_TOKENS`). Empty: no auth (local only; production refuses to serve)."""
+
+    reload_interval: float = Field(default=10.0, gt=0)
+    """Seconds between checks of where the `champion`/`challenger` aliases point."""
+
+    challenger_share: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Share of customers (sticky by a hash of customer_id) served by `challenger`."""
+
+    shadow: bool = False
+    """Also score champion-served customers with `challenger` and log it, unreturned."""
+
+    max_batch: int = Field(default=1000, ge=1, le=10_000)
+    """Most customers one `/v1/predict` request may hold."""
+
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    """Largest request body the API accepts."""
+
+    direct_online_reads: bool = True
+    """Read Feast's online store in Feast's own key format instead of through `FeatureStore`."""
+
+    workers: int = Field(default=1, ge=1, le=64)
+    """Worker processes of `keel serve`."""
 
     @field_validator("home")
     @classmethod

@@ -73,3 +73,16 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
 
     settings = Settings(home=tmp_path_factory.mktemp("journey") / "keel-home")
     return run_demo(settings, customers=1500, days=150, seed=7, requests=3)
+
+
+@pytest.fixture
+def in_process_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prometheus values kept per metric object, as in a fresh server process.
+
+    Importing Feast sets PROMETHEUS_MULTIPROCESS_DIR (for its own gunicorn feature server), which
+    makes every metric in the process a shared file keyed by name: two apps built in one test
+    process would then add up each other's counts.
+    """
+    from prometheus_client import values
+
+    monkeypatch.setattr(values, "ValueClass", values.MutexValue)
