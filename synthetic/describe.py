@@ -15,6 +15,7 @@ import pandas as pd
 
 from keel.errors import InvalidInput, WorkspaceNotReady
 from synthetic.churn import TABLE_NAMES
+from synthetic.tabular import read_table
 from training.labels import LABEL, SnapshotPlan, label_snapshots, snapshot_times
 
 
@@ -85,6 +86,19 @@ def describe_directory(raw_dir: Path) -> Description:
         except Exception as error:  # pyarrow raises several types for a corrupt file
             raise InvalidInput(f"{path}: not a readable Parquet file ({error})") from None
     return describe_tables(tables)
+
+
+def describe_file(path: Path) -> Description:
+    """Describe one Parquet table (a real or synthetic table): its rows and every column.
+
+    A missing, unreadable or empty file is an ``InvalidInput`` naming it."""
+    frame = read_table(path)
+    name = Path(path).stem
+    return Description(
+        rows={name: len(frame)},
+        labels=None,
+        columns=[column_stats(name, str(column), frame[column]) for column in frame.columns],
+    )
 
 
 def column_stats(table: str, column: str, values: pd.Series) -> ColumnStats:

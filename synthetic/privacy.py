@@ -16,7 +16,8 @@ brute-force nearest neighbours (BLAS: about a second for 10k x 10k rows on one c
   z-test says the difference is beyond chance (the normalisation magnifies noise when the
   control already succeeds often, as for a rare label);
 - linkability risk (likewise): split the columns in two halves; a real row is linked when
-  its nearest synthetic rows by each half share a row; normalised the same way.
+  its nearest synthetic rows by each half share a row; normalised the same way;
+- singling-out risk (univariate and multivariate): see ``synthetic.singling_out``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy.typing as npt
 import pandas as pd
 from sklearn.neighbors import NearestNeighbors
 
+from synthetic.singling_out import SinglingOut, singling_out
 from synthetic.tabular import Kind, as_labels, as_numbers
 
 FloatArray = npt.NDArray[np.float64]
@@ -79,6 +81,8 @@ class Privacy:
     """Share of synthetic rows closer than the 5th percentile of holdout DCR (ideal: 0.05)."""
     inference: Attack | None
     linkability: Attack | None
+    singling_out: list[SinglingOut]
+    """Univariate and multivariate attacks (empty when no predicate singles out a row)."""
 
     @property
     def median_dcr_ratio(self) -> float:
@@ -139,7 +143,7 @@ def privacy(
     secret: str | None = None,
     seed: int = 0,
 ) -> Privacy:
-    """DCR, exact copies, and the inference/linkability attacks (see the module docstring)."""
+    """DCR, exact copies, and the three attacks (see the module docstring)."""
     space = ScaledSpace(real, kinds)
     width = space.columns_count()
     reference = space.encode(real)
@@ -160,6 +164,7 @@ def privacy(
         else float(np.mean(dcr_synthetic <= threshold)),
         inference=_inference(space, synthetic, attacked, control, secret),
         linkability=_linkability(space, synthetic, attacked, control),
+        singling_out=singling_out(real, synthetic, kinds, holdout=holdout, seed=seed),
     )
 
 

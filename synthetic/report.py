@@ -40,6 +40,9 @@ class Thresholds:
     too_close_warn: float = 0.20
     attack_risk_pass: float = 0.10
     attack_risk_warn: float = 0.30
+    singling_out_pass: float = 0.10
+    """Singling-out risk (the larger of univariate and multivariate), when beyond chance."""
+    singling_out_warn: float = 0.30
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ class Report:
             attack = getattr(self.privacy, name)
             if attack is not None:
                 out[f"privacy.{name}_risk"] = attack.risk
+        for attack in self.privacy.singling_out:
+            out[f"privacy.singling_out_{attack.mode}_risk"] = attack.risk
         if self.utility is not None:
             out["utility.pr_auc_ratio"] = self.utility.pr_auc_ratio
             out["utility.trtr_pr_auc"] = self.utility.trtr["pr_auc"]
@@ -218,4 +223,14 @@ def _privacy_verdict(priv: Privacy, t: Thresholds) -> Section:
                     f"{name} risk {attack.risk:.3f}{note}; pass <= {t.attack_risk_pass}",
                 )
             )
+    for so in priv.singling_out:
+        low, high = so.ci
+        note = "" if so.significant else ", not beyond chance"
+        checks.append(
+            (
+                _grade(so.graded_risk, t.singling_out_pass, t.singling_out_warn),
+                f"{so.mode} singling-out risk {so.risk:.3f} (95% CI {low:.3f}-{high:.3f}, "
+                f"{so.attacks} predicates{note}); pass <= {t.singling_out_pass}",
+            )
+        )
     return Section("privacy", _worst([g for g, _ in checks]), [f"{g}: {r}" for g, r in checks])

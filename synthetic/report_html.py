@@ -154,6 +154,18 @@ def _privacy_section(report: Report) -> str:
             ("linkability (columns split in halves)", priv.linkability),
         )
     ]
+    singling = [
+        [
+            f"singling out, {so.mode} ({so.attacks} predicates)",
+            f"{so.risk:.3f} ({so.ci[0]:.3f}-{so.ci[1]:.3f})",
+            f"{so.attack_rate.value:.3f}",
+            f"{so.baseline_rate.value:.3f}",
+            "" if so.control is None else f"{so.control_attack_rate.value:.3f}",
+            "" if so.control is None else f"{so.control_rate.value:.3f}",
+            "yes" if so.significant else "no",
+        ]
+        for so in priv.singling_out
+    ]
     fig, ax = plt.subplots(figsize=(7, 3))
     top = float(np.quantile(np.concatenate([priv.dcr_synthetic, priv.dcr_holdout]), 0.99)) or 1.0
     bins = np.linspace(0, top, 40).tolist()
@@ -177,6 +189,22 @@ def _privacy_section(report: Report) -> str:
         + _table(
             ["attack", "risk (0-1)", "success on seen rows", "on holdout", "beyond chance"],
             risks,
+        )
+        + "<p>Singling out: predicates read off the synthetic table that isolate one synthetic "
+        "row; success when one matches exactly one real row (the baseline guesses values at "
+        "random). The risk compares, over real + holdout rows, predicates isolating one real "
+        "row with what exchangeable rows give by chance (see synthetic/singling_out.py).</p>"
+        + _table(
+            [
+                "attack",
+                "risk (95% CI)",
+                "singles out a real row",
+                "baseline",
+                "a real row, of real + holdout",
+                "by chance",
+                "beyond chance",
+            ],
+            singling,
         )
         + _png(fig, "distance to closest record")
     )

@@ -59,16 +59,27 @@ def data_describe(
     raw_dir: Annotated[
         Path | None, typer.Option("--dir", help="Raw tables directory (default: the workspace's).")
     ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Describe this one Parquet table instead (real or synthetic)."),
+    ] = None,
 ) -> None:
-    """Row counts, label rates, and per-column stats and null rates of the raw tables."""
+    """Row counts, label rates, and per-column stats and null rates of the raw tables, or of
+    one table with --file."""
     from keel.cli.data_render import description
+    from keel.errors import InvalidInput
     from keel.workspace import Workspace
-    from synthetic.describe import describe_directory
+    from synthetic.describe import describe_directory, describe_file
 
     with user_errors():
-        directory = raw_dir or Workspace.from_settings(get_settings()).raw_dir
-        described = describe_directory(directory)
-    description(console, described)
+        if file is not None and raw_dir is not None:
+            raise InvalidInput("give --dir or --file, not both")
+        if file is not None:
+            described = describe_file(file)
+        else:
+            directory = raw_dir or Workspace.from_settings(get_settings()).raw_dir
+            described = describe_directory(directory)
+    description(console, described, labels=file is None)
 
 
 @data_app.command("real-table")

@@ -15,22 +15,23 @@ def _number(value: float | None) -> str:
     return "" if value is None else f"{value:,.4g}"
 
 
-def description(console: Console, described: Description) -> None:
+def description(console: Console, described: Description, *, labels: bool = True) -> None:
+    """Rows per table, label rates (raw tables only, when ``labels``), and column stats."""
     rows = Table(title="Rows")
     rows.add_column("table")
     rows.add_column("rows", justify="right")
     for name, count in described.rows.items():
         rows.add_row(name, f"{count:,}")
     console.print(rows)
-    labels = described.labels
-    if labels is None:
+    summary = described.labels
+    if labels and summary is None:
         console.print("label rate: no labelled snapshot fits in this window")
-    else:
+    elif labels and summary is not None:
         console.print(
-            f"churn events: {labels.churned_in_window:,} of {labels.customers:,} customers "
-            f"({labels.churned_share:.2%}) churned in the window; training labels (snapshot "
-            f"every 30 days, churn within 30 days): {labels.snapshot_positives:,} of "
-            f"{labels.snapshot_rows:,} snapshot rows ({labels.snapshot_label_rate:.2%})"
+            f"churn events: {summary.churned_in_window:,} of {summary.customers:,} customers "
+            f"({summary.churned_share:.2%}) churned in the window; training labels (snapshot "
+            f"every 30 days, churn within 30 days): {summary.snapshot_positives:,} of "
+            f"{summary.snapshot_rows:,} snapshot rows ({summary.snapshot_label_rate:.2%})"
         )
     columns = Table(title="Columns")
     for header in ("table", "column", "dtype", "nulls", "null %", "distinct", "min", "max"):

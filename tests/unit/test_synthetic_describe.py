@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from keel.cli.main import app
 from keel.settings import get_settings
 from synthetic.churn import GeneratorConfig, RawTables, generate, write_raw_tables
-from synthetic.describe import Description, column_stats, describe_directory
+from synthetic.describe import Description, column_stats, describe_directory, describe_file
 from training.labels import SnapshotPlan, label_snapshots, snapshot_times
 
 CONFIG = GeneratorConfig(
@@ -105,3 +105,40 @@ def test_cli_describe_prints_counts_and_explains_a_missing_workspace(
     assert result.exit_code == 0, result.output
     assert f"{len(tables.activity):,}" in result.output
     assert "snapshot rows" in result.output
+
+
+def test_cli_describe_file_prints_one_tables_rows_and_column_stats(
+    workspace: Path, tmp_path: Path
+) -> None:
+    table = pd.DataFrame(
+        {"plan": ["basic", "pro", "basic", None], "spend": [1.5, 2.5, None, 4.0], "churned": 0}
+    )
+    path = tmp_path / "synth.parquet"
+    table.to_parquet(path)
+    described = describe_file(path)
+    assert described.rows == {"synth": 4} and described.labels is None
+    by_name = {c.column: c for c in described.columns}
+    assert (by_name["plan"].nulls, by_name["plan"].top) == (1, "basic (2)")
+    assert (by_name["spend"].minimum, by_name["spend"].maximum) == ("1.5", "4.0")
+    result = CliRunner().invoke(
+        app, ["data", "describe", "--file", str(path)], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 0, result.output
+    assert "synth" in result.output and "spend" in result.output and "basic (2)" in result.output
+    assert "snapshot rows" not in result.output and "label rate" not in result.output
+
+
+def test_cli_describe_file_names_a_missing_or_unreadable_file_with_exit_code_2(
+    workspace: Path, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    not_parquet = tmp_path / "notes.parquet"
+    not_parquet.write_text("not a table")
+    for path in (tmp_path / "missing.parquet", not_parquet):
+        result = runner.invoke(
+            app, ["data", "describe", "--file", str(path)], env={"COLUMNS": "300"}
+        )
+        assert result.exit_code == 2
+        assert path.name in result.output and "Traceback" not in result.output
+    both = runner.invoke(app, ["data", "describe", "--file", str(not_parquet), "--dir", "x"])
+    assert both.exit_code == 2 and "not both" in both.output

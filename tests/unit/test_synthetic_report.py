@@ -18,6 +18,8 @@ from synthetic.privacy import Attack, normalised_risk
 from synthetic.real_table import RealTables, real_tables
 from synthetic.report import FAIL, PASS, Report, Thresholds, build_report
 from synthetic.report_html import render_html
+from synthetic.singling_out import singling_out, wilson
+from synthetic.tabular import column_kinds
 
 TARGET = "churned"
 LIMITS = Thresholds()
@@ -91,6 +93,9 @@ def test_copying_the_real_rows_is_flagged_as_a_privacy_failure(churn: RealTables
     assert _section(copied, "privacy") == FAIL
     assert copied.verdict == FAIL
     assert _section(copied, "fidelity") == PASS  # a copy looks perfect: that is the trap
+    reasons = next(s.reasons for s in copied.sections if s.name == "privacy")
+    assert any(r.startswith("fail: univariate singling-out risk") for r in reasons)
+    assert copied.metrics()["privacy.singling_out_univariate_risk"] > 0.5
 
 
 def test_resampling_real_rows_with_replacement_still_fails_privacy(churn: RealTables) -> None:
@@ -141,3 +146,65 @@ def test_attack_risk_is_normalised_and_counts_only_beyond_chance() -> None:
     assert noise.risk > 0 and not noise.significant and noise.graded_risk == 0.0
     leak = Attack(success_attacked=0.95, success_control=0.50, rows_attacked=200, rows_control=200)
     assert leak.significant and leak.graded_risk == pytest.approx(0.9)
+
+
+def _independent_split(churn: RealTables) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Two halves of the holdout: a "synthetic" table drawn from the same population as the
+    real rows but independently of them, and the holdout the attack is controlled with."""
+    shuffled = churn.holdout.sample(frac=1.0, random_state=11).reset_index(drop=True)
+    half = len(shuffled) // 2
+    return shuffled.iloc[:half].reset_index(drop=True), shuffled.iloc[half:].reset_index(drop=True)
+
+
+def test_copying_the_real_rows_gives_a_clearly_high_singling_out_risk(churn: RealTables) -> None:
+    kinds = column_kinds(churn.real, source="real")
+    attacks = singling_out(churn.real, churn.real.copy(), kinds, holdout=churn.holdout)
+    by_mode = {a.mode: a for a in attacks}
+    assert set(by_mode) == {"univariate", "multivariate"}
+    assert by_mode["univariate"].attack_rate.value > 0.95  # nearly every predicate hits a person
+    for attack in attacks:
+        assert attack.significant and attack.graded_risk > LIMITS.singling_out_warn
+        assert attack.attack_rate.value > attack.baseline_rate.value + 0.5
+
+
+def test_copula_singling_out_risk_stays_under_the_documented_bound(report: Report) -> None:
+    attacks = report.privacy.singling_out
+    assert {a.mode for a in attacks} == {"univariate", "multivariate"}
+    for attack in attacks:
+        assert attack.attacks >= 50
+        assert attack.graded_risk <= LIMITS.singling_out_pass
+        assert attack.risk <= LIMITS.singling_out_pass
+
+
+def test_singling_out_risk_is_zero_within_its_interval_for_an_independent_table(
+    churn: RealTables,
+) -> None:
+    independent, holdout = _independent_split(churn)
+    kinds = column_kinds(churn.real, source="real")
+    attacks = singling_out(churn.real, independent, kinds, holdout=holdout, seed=1)
+    assert len(attacks) == 2
+    for attack in attacks:
+        assert attack.ci[0] == 0.0 and not attack.significant and attack.graded_risk == 0.0
+        # ...although its predicates do single out real rows, by generalisation alone:
+        assert attack.attack_rate.value > attack.baseline_rate.value
+
+
+def test_singling_out_is_deterministic_with_the_seed(churn: RealTables) -> None:
+    independent, holdout = _independent_split(churn)
+    kinds = column_kinds(churn.real, source="real")
+    first, again, other = (
+        singling_out(churn.real, independent, kinds, holdout=holdout, seed=seed)
+        for seed in (4, 4, 5)
+    )
+    assert first == again
+    assert first != other
+
+
+def test_singling_out_predicates_match_nulls_only_by_equality() -> None:
+    frame = pd.DataFrame({"x": [1.0, np.nan, 3.0, 4.0], "c": ["a", "b", None, "a"]})
+    kinds = column_kinds(frame, source="t")
+    attacks = singling_out(frame, frame.copy(), kinds, attacks=50)
+    univariate = next(a for a in attacks if a.mode == "univariate")
+    # Unique values x=1, 3, 4, null, c=b, null; extremes x<=1, x>=4: each isolates one row.
+    assert univariate.attacks == 8 and univariate.attack_rate == wilson(8, 8)
+    assert univariate.control is None  # no holdout: the baseline is the reference
