@@ -88,11 +88,17 @@ def expected_calibration_error(y_true: ArrayLike, y_score: ArrayLike, *, bins: i
 
 
 def top_decile(y_true: ArrayLike, y_score: ArrayLike) -> tuple[float, float]:
-    """(precision, lift) among the 10% highest scores: who a retention campaign would call."""
+    """(precision, lift) among the 10% highest scores: who a retention campaign would call.
+
+    Scores tied at the cut-off share the remaining places pro rata, so a constant score gets
+    exactly the prior (lift 1) instead of whatever order the rows happen to be in.
+    """
     y, p = _arrays(y_true, y_score)
     k = max(int(np.ceil(0.1 * y.size)), 1)
-    top = np.argsort(-p, kind="stable")[:k]
-    precision = float(y[top].mean())
+    cut = np.sort(p)[::-1][k - 1]
+    above, tied = p > cut, p == cut
+    share = (k - above.sum()) / tied.sum()
+    precision = float((y[above].sum() + share * y[tied].sum()) / k)
     return precision, precision / float(y.mean())
 
 

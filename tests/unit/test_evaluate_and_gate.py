@@ -123,3 +123,10 @@ def test_gate_keeps_a_champion_that_does_better_on_the_same_test_set() -> None:
     assert not decision.passed
     assert "champion" in decision.reason
     assert promotion_gate(0.32, 0.05, champion_pr_auc=0.32).passed
+
+
+def test_top_decile_of_a_constant_score_is_the_prior() -> None:
+    y = np.array([1] * 10 + [0] * 190)  # positives first: row order must not matter
+    precision, lift = top_decile(y, np.full(200, 0.05))
+    assert precision == pytest.approx(0.05)
+    assert lift == pytest.approx(1.0)
