@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -77,9 +78,10 @@ def validate_command(
 @monitor_app.command("drift")
 def drift_command(
     current: Annotated[
-        Path,
+        str,
         typer.Option(
-            help="Parquet window: a prediction-log export or any file with the feature columns."
+            help="Parquet window (a prediction-log export or any file with the feature columns),"
+            " or log:7d / log:24h for the prediction log's last days or hours."
         ),
     ],
     model: ModelOption = "churn@champion",
@@ -100,6 +102,7 @@ def drift_command(
     from keel.cli.monitor_render import drift_table
     from monitoring.drift import DriftThresholds, compute_drift
     from monitoring.inputs import read_window
+    from monitoring.log_window import resolve_current
 
     with user_errors():
         thresholds = DriftThresholds(
@@ -111,7 +114,9 @@ def drift_command(
             null_rate=null_rate,
         )
         profile = _profile(model, reference)
-        report = compute_drift(profile, read_window(current, profile), thresholds=thresholds)
+        with tempfile.TemporaryDirectory() as scratch:
+            path = resolve_current(get_settings(), current, Path(scratch))
+            report = compute_drift(profile, read_window(path, profile), thresholds=thresholds)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
