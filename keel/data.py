@@ -89,16 +89,10 @@ def log_report_to_mlflow(
     settings: Settings, result: ReportResult, *, real: Path, synthetic: Path
 ) -> str:
     """Log the report's metrics, verdicts and HTML page as an MLflow run; returns its id."""
-    from registry.client import mlflow_client
+    from registry.client import ensure_experiment, mlflow_client
 
     client = mlflow_client(settings)
-    name = f"{settings.project}-synthetic-data"
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        location = Workspace.from_settings(settings).ensure().artifacts_dir.as_uri()
-        experiment_id = client.create_experiment(name, artifact_location=location)
-    else:
-        experiment_id = experiment.experiment_id
+    experiment_id = ensure_experiment(settings, client, f"{settings.project}-synthetic-data")
     report = result.report
     run = client.create_run(experiment_id, run_name=f"report {synthetic.name}")
     run_id = str(run.info.run_id)

@@ -253,17 +253,10 @@ def write_report(inputs: ReportInputs, out: Path) -> ReportResult:
 
 def log_report_to_mlflow(settings: Settings, result: ReportResult) -> str:
     """A run in `<project>-monitoring` with the page, the plots, drift metrics and verdicts."""
-    from keel.workspace import Workspace
-    from registry.client import mlflow_client
+    from registry.client import ensure_experiment, mlflow_client
 
     client = mlflow_client(settings)
-    name = f"{settings.project}-monitoring"
-    experiment = client.get_experiment_by_name(name)
-    if experiment is None:
-        location = Workspace.from_settings(settings).ensure().artifacts_dir.as_uri()
-        experiment_id = client.create_experiment(name, artifact_location=location)
-    else:
-        experiment_id = experiment.experiment_id
+    experiment_id = ensure_experiment(settings, client, f"{settings.project}-monitoring")
     run = client.create_run(experiment_id, run_name=f"report {result.out.name}")
     run_id = str(run.info.run_id)
     for feature in result.drift.features:

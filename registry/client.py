@@ -19,12 +19,13 @@ def experiment_name(settings: Settings) -> str:
     return f"{settings.project}-{settings.model_name}"
 
 
-def ensure_experiment(settings: Settings, client: MlflowClient) -> str:
-    """The experiment id, created with its artifacts inside the workspace if it is new.
+def ensure_experiment(settings: Settings, client: MlflowClient, name: str | None = None) -> str:
+    """The id of experiment `name` (default: the model's), created with its artifacts inside
+    the workspace if it is new.
 
     MLflow would otherwise put artifacts in `./mlruns` under whatever the current directory is.
     """
-    name = experiment_name(settings)
+    name = name or experiment_name(settings)
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
