@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from serving.auth import require
 from serving.routes import ERRORS, RuntimeDep
@@ -38,7 +38,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
 @router.get("/metrics", response_class=Response)
 async def metrics(runtime: RuntimeDep) -> Response:
     """Prometheus text format."""
-    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    body = runtime.metrics.exposition(workers=runtime.settings.workers)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 @router.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -29,12 +30,17 @@ def serve_command(
         if count == 1:
             uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
         else:
-            uvicorn.run(
-                "serving.app:app_from_environment",
-                factory=True,
-                host=host,
-                port=port,
-                workers=count,
-                log_level="warning",
-                access_log=False,
-            )
+            from serving.metrics import worker_metrics_directory
+
+            # The workers build their app from the environment: tell them how many they are.
+            os.environ["KEEL_WORKERS"] = str(count)
+            with worker_metrics_directory():
+                uvicorn.run(
+                    "serving.app:app_from_environment",
+                    factory=True,
+                    host=host,
+                    port=port,
+                    workers=count,
+                    log_level="warning",
+                    access_log=False,
+                )
