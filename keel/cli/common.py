@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +13,9 @@ from rich.markup import escape
 
 from keel.errors import KeelError
 
-console = Console()
+# Piped or captured output (CI logs, scripts, tests) gets wide tables instead of Rich's 80
+# columns, which would cut cells; a terminal keeps its own width.
+console = Console(width=None if sys.stdout.isatty() else 160)
 EXIT_USAGE = 2
 
 
