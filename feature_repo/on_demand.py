@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import math
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import pandas as pd
 from feast import FeatureView, Field
@@ -64,3 +65,33 @@ def derived_view(profile: FeatureView, activity: FeatureView) -> OnDemandFeature
     )
     view: OnDemandFeatureView = decorate(_fresh_copy(customer_derived))
     return view
+
+
+def _number(value: object) -> float:
+    """A float, NaN for a missing value (what pandas' astype("float64") gives)."""
+    return float("nan") if value is None else float(value)  # type: ignore[arg-type]
+
+
+def customer_derived_row(row: Mapping[str, object]) -> dict[str, float]:
+    """`customer_derived` for one row without pandas: the serving hot path's twin.
+
+    Same arithmetic and NaN propagation; serving checks it against the registry's pandas
+    transform on probe rows at start-up and falls back to the transform if they ever differ.
+    """
+    tenure = (_number(row["as_of_unix"]) - _number(row["signup_unix"])) / 86_400.0
+    sessions = _number(row["sessions_30d"])
+    spend = _number(row["spend_30d"])
+    daily_7 = _number(row["logins_7d"]) / 7.0
+    daily_30 = (_number(row["logins_30d"]) + 1.0) / 30.0
+    return {
+        "tenure_days": tenure if math.isnan(tenure) else max(tenure, 0.0),
+        "spend_per_session_30d": spend
+        / (sessions if sessions > 1.0 or math.isnan(sessions) else 1.0),
+        "login_trend": daily_7 / daily_30,
+    }
+
+
+ROW_TWINS: dict[str, Callable[[Mapping[str, object]], dict[str, float]]] = {
+    "customer_derived": customer_derived_row,
+}
+"""Row-wise twins of on-demand transforms, by view name, for the serving hot path."""

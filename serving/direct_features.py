@@ -30,6 +30,7 @@ from feast.type_map import feast_value_type_to_python_type
 
 from keel.errors import WorkspaceNotReady
 from serving.online_features import KEY, REQUEST_FIELD, Features, stored_feature_names
+from serving.row_transforms import RowTransform, verified_twin
 
 
 def _plain(value: Any) -> Any:
@@ -65,6 +66,7 @@ class DirectFeatures(ABC):
         # Batch views to read: the service's own, plus every input of its on-demand views.
         reads: dict[str, set[str]] = {}
         self._transforms: list[Callable[[pd.DataFrame], pd.DataFrame]] = []
+        self._twins: list[RowTransform | None] = []
         for projection in service.feature_view_projections:
             if projection.name in on_demand:
                 odfv = on_demand[projection.name]
@@ -72,6 +74,13 @@ class DirectFeatures(ABC):
                 if transformation is None or not hasattr(transformation, "udf"):
                     raise ValueError(f"on-demand view {odfv.name} has no Python transform")
                 self._transforms.append(transformation.udf)
+                inputs = [
+                    f.name
+                    for source in odfv.source_feature_view_projections.values()
+                    for f in source.features
+                ]
+                inputs += [f.name for s in odfv.source_request_sources.values() for f in s.schema]
+                self._twins.append(verified_twin(odfv.name, transformation.udf, inputs))
                 for source in odfv.source_feature_view_projections.values():
                     reads.setdefault(source.name, set()).update(f.name for f in source.features)
             else:
@@ -98,7 +107,13 @@ class DirectFeatures(ABC):
         found = self._read(keys) if keys else {}
         known = [key for key in keys if any(v is not None for v in found.get(key, {}).values())]
         rows: dict[bytes, dict[str, Any]] = {key: dict(found[key]) for key in known}
-        if self._transforms and rows:
+        if self._transforms and rows and all(self._twins):
+            for row in rows.values():
+                row[REQUEST_FIELD] = as_of
+                for twin in self._twins:
+                    assert twin is not None
+                    row.update({name: _plain(value) for name, value in twin(row).items()})
+        elif self._transforms and rows:
             inputs = pd.DataFrame(list(rows.values()))
             inputs[REQUEST_FIELD] = as_of
             for transform in self._transforms:
