@@ -83,7 +83,6 @@ def score_customers(
     cache.refresh()
     served = cache.current.champion  # type: ignore[union-attr]
     model = served.model
-    expectations = served.expectations
     batch_id = new_prediction_id()
     commit = code_commit()
     log = open_prediction_log(settings)
@@ -105,21 +104,14 @@ def score_customers(
             for customer, features, probability in zip(
                 known, feature_rows, probabilities, strict=True
             ):
-                record = PredictionRecord(
-                    prediction_id=new_prediction_id(),
-                    created_at=as_of,
+                record = served.record(
                     customer_id=customer,
-                    churn_probability=float(probability),
-                    label=int(probability >= served.threshold),
-                    model_name=model.name,
-                    model_version=model.version,
-                    model_alias=model.alias,
-                    run_id=model.run_id,
+                    probability=probability,
+                    features=features,
+                    created_at=as_of,
                     code_commit=commit,
                     request_id=f"batch:{batch_id}",
                     served_by="champion",
-                    features=features,
-                    violations=expectations.violations(features) if expectations else None,
                 )
                 records.append(record)
             log.append(records)

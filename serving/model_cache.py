@@ -15,7 +15,9 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
@@ -24,6 +26,8 @@ from keel.errors import InvalidInput, ModelNotFound
 from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 from monitoring.validation import Expectations
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
+from serving.ids import new_prediction_id
+from serving.prediction_log import PredictionRecord, ServedBy
 from serving.scoring import Scorer, make_scorer
 
 logger = logging.getLogger(__name__)
@@ -64,6 +68,38 @@ class ServedModel:
     def of(cls, model: LoadedModel, expectations: Expectations | None = None) -> ServedModel:
         scorer = make_scorer(model.pipeline, model.feature_columns)
         return cls(model, threshold_of(model), scorer, expectations)
+
+    def record(
+        self,
+        *,
+        customer_id: int,
+        probability: float,
+        features: dict[str, Any],
+        created_at: datetime,
+        code_commit: str,
+        request_id: str | None,
+        served_by: ServedBy,
+    ) -> PredictionRecord:
+        """The log record of one answer of this version: score, label at its threshold, the
+        features used and those that break its reference expectations."""
+        model = self.model
+        violations = None if self.expectations is None else self.expectations.violations(features)
+        return PredictionRecord(
+            prediction_id=new_prediction_id(),
+            created_at=created_at,
+            customer_id=customer_id,
+            churn_probability=float(probability),
+            label=int(probability >= self.threshold),
+            model_name=model.name,
+            model_version=model.version,
+            model_alias=model.alias,
+            run_id=model.run_id,
+            code_commit=code_commit,
+            request_id=request_id,
+            served_by=served_by,
+            features=features,
+            violations=violations,
+        )
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from typing import Any
 import pandas as pd
 
 from keel.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
-from serving.ids import new_prediction_id
 from serving.model_cache import ModelCache, ModelSet, ServedModel
 from serving.online_features import Features, FeatureSource
 from serving.prediction_log import PredictionRecord, ServedBy
@@ -135,36 +134,27 @@ class Predictor:
         request_ids: list[str | None],
         explain: bool,
     ) -> list[Prediction]:
-        model = served.model
         rows = [features for _, _, features in members]
         probabilities = served.scorer(rows)
         explanations: list[list[tuple[str, float]] | None] = [None] * len(rows)
         if explain:
             explanations = list(_explain(served, rows))
-        expectations = served.expectations
         out = []
         for (i, customer_id, features), probability, explanation in zip(
             members, probabilities, explanations, strict=True
         ):
             logged = {name: _plain(value) for name, value in features.items()}
-            violations = None if expectations is None else expectations.violations(features)
-            record = PredictionRecord(
-                prediction_id=new_prediction_id(),
-                created_at=now,
+            record = served.record(
                 customer_id=customer_id,
-                churn_probability=float(probability),
-                label=int(probability >= served.threshold),
-                model_name=model.name,
-                model_version=model.version,
-                model_alias=model.alias,
-                run_id=model.run_id,
+                probability=probability,
+                features=logged,
+                created_at=now,
                 code_commit=self._code_commit,
                 request_id=request_ids[i],
                 served_by=role,
-                features=logged,
-                violations=violations,
             )
-            missing = [name for name in model.feature_columns if logged.get(name) is None]
+            columns = served.model.feature_columns
+            missing = [name for name in columns if logged.get(name) is None]
             out.append(Prediction(record, missing, explanation))
         return out
 
