@@ -36,25 +36,21 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 @contextmanager
-def running_server(
+def server_process(
     settings: Settings,
     *,
     port: int | None = None,
     timeout: float = 90.0,
     log_file: Path | None = None,
-) -> Iterator[str]:
-    """Start `keel serve` on a free port; yields its base URL; stops it on exit."""
+    ready_path: str = "/healthz",
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start `keel serve` on a free port and wait until `ready_path` answers 200; yields its
+    base URL and the process (for tests that kill it); stops it on exit."""
     port = port or free_port()
     env = {**os.environ, **settings_env(settings)}
     command = [
-        sys.executable,
-        "-m",
-        "keel.cli.main",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+        *[sys.executable, "-m", "keel.cli.main", "serve"],
+        *["--host", "127.0.0.1", "--port", str(port)],
     ]
     with tempfile.TemporaryDirectory() as tmp:
         log_path = log_file or Path(tmp) / "server.log"
@@ -62,8 +58,8 @@ def running_server(
             process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(process, url, timeout, log_path)
-            yield url
+            _wait_ready(process, url + ready_path, timeout, log_path)
+            yield url, process
         finally:
             process.terminate()
             try:
@@ -73,8 +69,23 @@ def running_server(
                 process.wait()
 
 
-def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float, log_path: Path) -> None:
-    """Poll /healthz; if the process dies first, raise with the tail of its output."""
+@contextmanager
+def running_server(
+    settings: Settings,
+    *,
+    port: int | None = None,
+    timeout: float = 90.0,
+    log_file: Path | None = None,
+) -> Iterator[str]:
+    """Start `keel serve` on a free port; yields its base URL; stops it on exit."""
+    with server_process(settings, port=port, timeout=timeout, log_file=log_file) as (url, _):
+        yield url
+
+
+def _wait_ready(
+    process: subprocess.Popen[bytes], ready_url: str, timeout: float, log_path: Path
+) -> None:
+    """Poll `ready_url`; if the process dies first, raise with the tail of its output."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -83,9 +94,9 @@ def _wait_ready(process: subprocess.Popen[bytes], url: str, timeout: float, log_
                 f"keel serve exited with code {process.returncode} before answering:\n{tail}"
             )
         try:
-            if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
+            if httpx.get(ready_url, timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"keel serve did not answer on {url} within {timeout:.0f} s")
+    raise TimeoutError(f"keel serve did not answer {ready_url} within {timeout:.0f} s")

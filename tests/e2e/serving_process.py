@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from keel.server_process import free_port, settings_env
+from keel.server_process import server_process
 from keel.settings import Settings
 
 
@@ -27,31 +25,9 @@ def copy_workspace(settings: Settings, home: Path, **overrides: Any) -> Settings
 
 @contextmanager
 def serve(settings: Settings, log_file: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    env = {**os.environ, **settings_env(settings)}
-    command = [sys.executable, "-m", "keel.cli.main", "serve", "--port", str(port)]
-    with open(log_file, "ab") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                assert process.poll() is None, log_file.read_text()[-2000:]
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.2)
-            yield url, process
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+    """`keel serve` ready (model loaded, online store reachable), with its process."""
+    with server_process(settings, log_file=log_file, ready_path="/readyz") as served:
+        yield served
 
 
 async def predict_loop(
