@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import httpx
-import pandas as pd
 import pytest
+from offline_reference import assert_same_features, offline_features
 
 from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
 from keel.feature_store import open_store
@@ -87,25 +87,10 @@ def test_served_features_equal_the_offline_point_in_time_features(journey: DemoR
     online = OnlineFeatures(store, settings.feature_service)
     customers = sample_customers(settings, 25)
     as_of = int(time.time())
-    entities = pd.DataFrame(
-        {
-            "customer_id": customers,
-            "event_timestamp": pd.Timestamp(as_of, unit="s", tz="UTC"),
-            "as_of_unix": as_of,
-        }
-    )
-    offline = store.get_historical_features(
-        entity_df=entities, features=store.get_feature_service(settings.feature_service)
-    ).to_df()
-    offline = offline.set_index("customer_id")
+    offline = offline_features(store, settings.feature_service, customers, as_of)
     for customer in customers:
         served = online.get(customer, as_of_unix=as_of)
-        for name, value in served.items():
-            expected = offline.loc[customer, name]
-            if isinstance(expected, str):
-                assert value == expected, (customer, name)
-            else:
-                assert value == pytest.approx(float(expected), rel=1e-12), (customer, name)
+        assert_same_features(served, offline.loc[customer], served, customer)
 
 
 def test_server_errors_are_json_naming_the_problem(journey: DemoResult) -> None:

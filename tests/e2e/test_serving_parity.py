@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-import pandas as pd
 import pytest
+from offline_reference import assert_same_features, offline_features
 
 from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
 from keel.feature_store import open_store
@@ -44,20 +44,7 @@ def test_served_scores_equal_the_offline_pipeline_on_point_in_time_features(
     predictor = Predictor(models, features, code_commit="test")
     customers = sample_customers(settings, 25)
     as_of = int(time.time())
-    entities = pd.DataFrame(
-        {
-            "customer_id": customers,
-            "event_timestamp": pd.Timestamp(as_of, unit="s", tz="UTC"),
-            "as_of_unix": as_of,
-        }
-    )
-    offline = (
-        store.get_historical_features(
-            entity_df=entities, features=store.get_feature_service(settings.feature_service)
-        )
-        .to_df()
-        .set_index("customer_id")
-    )
+    offline = offline_features(store, settings.feature_service, customers, as_of)
     assert models.current.champion.expectations is not None  # type: ignore[union-attr]
     champion = models.current.champion.model  # type: ignore[union-attr]
     expected = champion.pipeline.predict_proba(offline.loc[customers, champion.feature_columns])
@@ -68,10 +55,6 @@ def test_served_scores_equal_the_offline_pipeline_on_point_in_time_features(
         record = answer.record
         assert record.violations is not None  # training logged the profile: every row checked
         assert record.churn_probability == pytest.approx(probability, rel=1e-9, abs=1e-12)
-        for name in champion.feature_columns:
-            want = offline.loc[record.customer_id, name]
-            got = record.features[name]
-            if isinstance(want, str):
-                assert got == want, (record.customer_id, name)
-            else:
-                assert got == pytest.approx(float(want), rel=1e-12), (record.customer_id, name)
+        customer = record.customer_id
+        offline_row = offline.loc[customer]
+        assert_same_features(record.features, offline_row, champion.feature_columns, customer)
