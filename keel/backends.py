@@ -48,3 +48,8 @@ def mlflow_tracking_uri(settings: Settings) -> str:
     if settings.profile == "production":
         return sqlalchemy_postgres_url(settings.postgres_url)
     return f"sqlite:///{Workspace.from_settings(settings).mlflow_db}"
+
+
+def is_tracking_server(uri: str) -> bool:
+    """True for an MLflow tracking server reached over HTTP(S) (its database is hidden)."""
+    return urlsplit(uri).scheme.lower() in {"http", "https"}

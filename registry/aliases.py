@@ -4,6 +4,10 @@ Every alias move in Keel (the CLI, training, tests) goes through `move_alias`, w
 MLflow's alias and Keel's history row in one transaction (see `registry.history_store`), so the
 two never disagree. MLflow's own `set_registered_model_alias` still works but leaves no history;
 Keel notices such moves when it next rolls back.
+
+With an `http(s)://` tracking server, training, registration and loading go through the server,
+and only these moves use its backend database directly (`KEEL_MLFLOW_BACKEND_STORE_URI`); each
+move first checks that the server and that database agree on where the alias points.
 """
 
 from __future__ import annotations
@@ -15,13 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 
+from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import (
     _validate_model_alias_name,
     _validate_model_alias_name_reserved,
 )
 
-from keel.errors import AliasConflict, ModelNotFound, PromotionRefused
+from keel.backends import is_tracking_server, mlflow_tracking_uri, redact_url
+from keel.errors import AliasConflict, BackendUnavailable, ModelNotFound, PromotionRefused
 from keel.settings import Settings
 from registry.client import mlflow_client
 from registry.database import connect_check, registry_database_url
@@ -97,6 +103,25 @@ def alias_store(settings: Settings) -> AliasHistoryStore:
     return store
 
 
+def check_same_registry(
+    settings: Settings, client: MlflowClient, store: AliasHistoryStore, name: str, alias: str
+) -> int | None:
+    """Where `name@alias` points in the database Keel writes; with a tracking server, after
+    checking the server sees the same (else `KEEL_MLFLOW_BACKEND_STORE_URI` is another database).
+    """
+    current = store.current_version(name, alias)
+    uri = mlflow_tracking_uri(settings)
+    if is_tracking_server(uri):
+        served = get_registered_model(client, name).aliases.get(alias)
+        if (None if served is None else int(served)) != current:
+            raise BackendUnavailable(
+                f"the tracking server {redact_url(uri)} has {name}@{alias} at version {served} "
+                f"but {store.url} has it at {current}: KEEL_MLFLOW_BACKEND_STORE_URI must be "
+                "the server's own backend store"
+            )
+    return current
+
+
 def resolve_actor(settings: Settings, actor: str | None = None) -> str:
     """Who is moving the alias: the argument, else `KEEL_ACTOR`, else the OS user."""
     for candidate in (actor, settings.actor):
@@ -144,7 +169,8 @@ def move_alias(
     reason = _check_reason(reason)
     target = parse_version(name, version)
     store = alias_store(settings)
-    model_version = get_version(mlflow_client(settings), name, target)
+    client = mlflow_client(settings)
+    model_version = get_version(client, name, target)
     tags = model_version.tags or {}
     # `challenger` is where a version that failed its gate is meant to wait: only serving
     # aliases (champion and any other) refuse it.
@@ -155,7 +181,7 @@ def move_alias(
             f"{name}/{target} failed its gate ({why}); use --force to promote it anyway "
             "(the override is recorded)"
         )
-    current = store.current_version(name, alias)
+    current = check_same_registry(settings, client, store, name, alias)
     if current == target:
         raise PromotionRefused(f"{name}@{alias} already points to version {target}")
     record = store.commit_move(
@@ -217,8 +243,9 @@ def rollback_alias(
     check_alias(alias)
     reason = _check_reason(reason)
     store = alias_store(settings)
-    get_registered_model(mlflow_client(settings), name)
-    current = store.current_version(name, alias)
+    client = mlflow_client(settings)
+    get_registered_model(client, name)
+    current = check_same_registry(settings, client, store, name, alias)
     history = [AliasMove.from_record(r) for r in store.history(name, alias)]
     if current is None and not history:
         raise ModelNotFound(f"alias {name}@{alias} not found")

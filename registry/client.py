@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from mlflow import MlflowClient
 
-from keel.backends import mlflow_tracking_uri
+from keel.backends import is_tracking_server, mlflow_tracking_uri
 from keel.settings import Settings
 from keel.workspace import Workspace
 
@@ -24,10 +24,14 @@ def ensure_experiment(settings: Settings, client: MlflowClient, name: str | None
     the workspace if it is new.
 
     MLflow would otherwise put artifacts in `./mlruns` under whatever the current directory is.
+    A tracking server picks the location itself (its proxied `mlflow-artifacts:/` store), so
+    artifacts travel through the server instead of landing on the client's disk.
     """
     name = name or experiment_name(settings)
     existing = client.get_experiment_by_name(name)
     if existing is not None:
         return str(existing.experiment_id)
+    if is_tracking_server(mlflow_tracking_uri(settings)):
+        return str(client.create_experiment(name))
     location = Workspace.from_settings(settings).ensure().artifacts_dir.as_uri()
     return str(client.create_experiment(name, artifact_location=location))

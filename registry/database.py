@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from keel.backends import mlflow_tracking_uri, redact_url
+from keel.backends import is_tracking_server, mlflow_tracking_uri, redact_url
 from keel.errors import BackendUnavailable, WorkspaceNotReady
 from keel.settings import Settings
 
@@ -74,15 +74,23 @@ def database_engine(url: str) -> Engine:
 def registry_database_url(settings: Settings) -> str:
     """The SQLAlchemy URL of MLflow's backend store, or a clear error if Keel cannot open it.
 
-    An `http://` tracking server hides its database: alias moves and their history need the
-    database itself, so Keel refuses rather than writing an alias without its history.
+    An `http(s)://` tracking server hides its database: alias moves and their history need the
+    database itself, so Keel uses `KEEL_MLFLOW_BACKEND_STORE_URI` (the server's own backend
+    store) and refuses without it rather than writing an alias without its history.
     """
     uri = mlflow_tracking_uri(settings)
-    if not is_database_uri(uri):
+    if is_tracking_server(uri) and settings.mlflow_backend_store_uri:
+        uri = settings.mlflow_backend_store_uri
+        if not is_database_uri(uri):
+            raise BackendUnavailable(
+                f"KEEL_MLFLOW_BACKEND_STORE_URI must name the tracking server's database "
+                f"(sqlite:// or postgresql://), got {redact_url(uri)}"
+            )
+    elif not is_database_uri(uri):
         raise BackendUnavailable(
             f"alias history needs direct access to MLflow's backend database, but the tracking "
-            f"URI is {redact_url(uri)}; set KEEL_MLFLOW_TRACKING_URI to that server's backend "
-            "store (postgresql://…) to move aliases, or use the local/production profile"
+            f"URI is {redact_url(uri)}; set KEEL_MLFLOW_BACKEND_STORE_URI to that server's "
+            "backend store (postgresql://…) to move aliases, or use the local/production profile"
         )
     parsed = make_url(uri)
     if parsed.get_backend_name() == "sqlite" and parsed.database:

@@ -42,7 +42,7 @@ def resolve_version(client: MlflowClient, name: str, alias: str) -> ModelVersion
 def load_version(client: MlflowClient, version: ModelVersion, *, alias: str | None) -> LoadedModel:
     """Download (or open in place) the version's artifacts and load its sklearn pipeline."""
     uri = client.get_model_version_download_uri(version.name, version.version)
-    local = mlflow.artifacts.download_artifacts(artifact_uri=uri)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=client.tracking_uri)
     pipeline = mlflow.sklearn.load_model(local)
     columns = [str(c) for c in getattr(pipeline, "feature_names_in_", [])]
     return LoadedModel(
