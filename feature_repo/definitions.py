@@ -37,11 +37,15 @@ class Definitions:
         ]
 
 
-def build(features_dir: Path) -> Definitions:
-    """The churn repo: profile, activity and support views, derived features, `churn_v1`."""
-    profile = customer_profile(features_dir)
-    activity = customer_activity(features_dir)
-    support = customer_support(features_dir)
+def build(features_dir: Path, *, spark_uri: str | None = None) -> Definitions:
+    """The churn repo: profile, activity and support views, derived features, `churn_v1`.
+
+    With `spark_uri` (the feature directory as Spark's executors see it) the views read
+    `SparkSource`s of the same names and fields, for the `spark` profile; else `FileSource`s.
+    """
+    profile = customer_profile(features_dir, spark_uri)
+    activity = customer_activity(features_dir, spark_uri)
+    support = customer_support(features_dir, spark_uri)
     derived = derived_view(profile, activity)
     churn_v1 = FeatureService(
         name=CHURN_SERVICE,

@@ -14,7 +14,7 @@ from feature_repo.entities import customer
 ACTIVITY_WINDOWS = (7, 30, 90)
 
 
-def customer_profile(features_dir: Path) -> FeatureView:
+def customer_profile(features_dir: Path, spark_uri: str | None = None) -> FeatureView:
     """Plan, region and price: valid from signup on, never expire."""
     return FeatureView(
         name="customer_profile",
@@ -26,13 +26,13 @@ def customer_profile(features_dir: Path) -> FeatureView:
             Field(name="monthly_price", dtype=Float64),
             Field(name="signup_unix", dtype=Int64, description="Signup time, Unix seconds."),
         ],
-        source=sources.profile_source(features_dir),
+        source=sources.profile_source(features_dir, spark_uri),
         online=True,
         tags={"owner": "keel", "domain": "churn"},
     )
 
 
-def customer_activity(features_dir: Path) -> FeatureView:
+def customer_activity(features_dir: Path, spark_uri: str | None = None) -> FeatureView:
     """Rolling 7/30/90-day activity; a daily row, so a two-day TTL flags stale customers."""
     schema = [
         Field(name=f"{metric}_{days}d", dtype=Int64 if metric == "logins" else Float64)
@@ -50,13 +50,13 @@ def customer_activity(features_dir: Path) -> FeatureView:
         entities=[customer],
         ttl=timedelta(days=2),
         schema=schema,
-        source=sources.activity_source(features_dir),
+        source=sources.activity_source(features_dir, spark_uri),
         online=True,
         tags={"owner": "keel", "domain": "churn"},
     )
 
 
-def customer_support(features_dir: Path) -> FeatureView:
+def customer_support(features_dir: Path, spark_uri: str | None = None) -> FeatureView:
     """Rolling support-ticket counts, all categories and cancellation requests."""
     return FeatureView(
         name="customer_support",
@@ -67,7 +67,7 @@ def customer_support(features_dir: Path) -> FeatureView:
             Field(name="tickets_90d", dtype=Int64),
             Field(name="cancellation_tickets_30d", dtype=Int64),
         ],
-        source=sources.support_source(features_dir),
+        source=sources.support_source(features_dir, spark_uri),
         online=True,
         tags={"owner": "keel", "domain": "churn"},
     )

@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-Profile = Literal["local", "production"]
+Profile = Literal["local", "production", "spark"]
 
 
 class Settings(BaseSettings):
@@ -26,7 +26,8 @@ class Settings(BaseSettings):
 
     profile: Profile = "local"
     """`local`: DuckDB + SQLite + file registry + MLflow on SQLite.
-    `production`: Redis online store, Feast SQL registry and MLflow on PostgreSQL."""
+    `production`: Redis online store, Feast SQL registry and MLflow on PostgreSQL.
+    `spark`: production's online store and registry, Spark offline store and compute engine."""
 
     project: str = "keel"
     """Feast project name (also the prefix of the MLflow experiment)."""
@@ -38,9 +39,32 @@ class Settings(BaseSettings):
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
     mlflow_tracking_uri: str | None = None
     """Overrides the profile's MLflow backend (for example an `http://` tracking server)."""
+    mlflow_backend_store_uri: str | None = None
+    """The database behind an `http(s)://` tracking server (the server's own
+    `--backend-store-uri`): audited alias moves write the alias and its history row there in one
+    transaction. Unset with a tracking server: alias moves are refused."""
 
     actor: str | None = None
     """Who moves model aliases (`KEEL_ACTOR`), recorded in alias history; default the OS user."""
+
+    spark_master: str = "local[2]"
+    """`spark` profile: Spark's master (`local[2]`, `spark://host:7077`, `yarn`, `k8s://...`)."""
+
+    spark_staging: str | None = None
+    """`spark` profile: staging directory for Spark's outputs (`s3a://bucket/prefix` on a
+    cluster); default `<KEEL_HOME>/spark-staging`."""
+
+    spark_features_uri: str | None = None
+    """`spark` profile: the directory URI holding the feature tables as every executor sees it
+    (`s3a://bucket/keel/features`); default the workspace's local feature directory."""
+
+    spark_python: str | None = None
+    """`spark` profile: the Python (with Keel and Feast installed) that Spark's executors run;
+    default this interpreter (right for `local[N]`; a cluster names its image's Python)."""
+
+    spark_conf: dict[str, str] = Field(default_factory=dict)
+    """`spark` profile: Spark properties laid over the YAML's, in both the offline store and the
+    engine (`KEEL_SPARK_CONF='{"spark.executor.memory": "8g"}'`)."""
 
     require_services: bool = False
     """Set in CI: tests that need Redis or PostgreSQL fail instead of skipping."""
@@ -67,6 +91,14 @@ class Settings(BaseSettings):
 
     direct_online_reads: bool = True
     """Read Feast's online store in Feast's own key format instead of through `FeatureStore`."""
+
+    online_timeout: float = Field(default=0.5, gt=0, le=30)
+    """Seconds the server waits to connect to or hear from the Redis online store
+    (`KEEL_ONLINE_TIMEOUT`); beyond it the request answers 503 instead of hanging."""
+
+    registry_timeout: float = Field(default=3.0, gt=0, le=60)
+    """Seconds the server waits for the MLflow registry when it checks the aliases
+    (`KEEL_REGISTRY_TIMEOUT`); unreachable at start, it serves its cached champion."""
 
     workers: int = Field(default=1, ge=1, le=64)
     """Worker processes of `keel serve`."""
