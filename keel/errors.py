@@ -101,3 +101,13 @@ class InsecureConfiguration(KeelError):
     """A setting is unsafe for the profile (for example no API tokens in production)."""
 
     status_code = 500
+
+
+class OnlineStoreUnavailable(KeelError):
+    """The online store (Redis) did not answer in time; the request can be retried."""
+
+    status_code = 503
+
+
+class RegistryUnavailable(BackendUnavailable):
+    """The MLflow registry (tracking server or its database) cannot be reached."""

@@ -180,10 +180,18 @@ class AliasHistoryStore:
             # Migrations from older versions go here, one step per schema version.
         self._schema_ready = True
 
+    def _unavailable(self, what: str, error: OperationalError) -> BackendUnavailable:
+        """The database went away mid-call (restart, network): say which, and that it is not
+        the model that is missing."""
+        return BackendUnavailable(f"{what} in {self.url}: {str(error.orig).splitlines()[0]}")
+
     def current_version(self, model_name: str, alias: str) -> int | None:
         """The version `model_name@alias` points to now, or None if the alias is not set."""
-        with self.engine.connect() as connection:
-            return self._current(connection, model_name, alias)
+        try:
+            with self.engine.connect() as connection:
+                return self._current(connection, model_name, alias)
+        except OperationalError as error:
+            raise self._unavailable(f"could not read {model_name}@{alias}", error) from error
 
     def commit_move(self, request: MoveRequest) -> HistoryRecord:
         """Move the alias and append its history row in one transaction, or do neither.
@@ -248,8 +256,11 @@ class AliasHistoryStore:
         )
         if alias is not None:
             query = query.where(table.c.alias == alias)
-        with self.engine.connect() as connection:
-            rows = connection.execute(query.order_by(table.c.id)).mappings().all()
+        try:
+            with self.engine.connect() as connection:
+                rows = connection.execute(query.order_by(table.c.id)).mappings().all()
+        except OperationalError as error:
+            raise self._unavailable(f"could not read the history of {model_name}", error) from error
         return [
             HistoryRecord(
                 id=int(row["id"]),

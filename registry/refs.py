@@ -12,7 +12,9 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion, RegisteredModel
 from mlflow.exceptions import MlflowException
 
-from keel.errors import ModelNotFound
+from keel.errors import BackendUnavailable, ModelNotFound
+
+NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,36 @@ def parse_ref(text: str) -> ModelRef:
     return ModelRef(name=text)
 
 
+def raise_if_unavailable(error: MlflowException, what: str) -> None:
+    """`BackendUnavailable` when MLflow failed for a reason other than "not found" and its
+    store is down (so an outage is never reported as a missing model)."""
+    if error.error_code == NOT_FOUND:
+        return
+    cause: BaseException | None = error
+    while cause is not None:
+        if type(cause).__name__ in {"OperationalError", "ConnectionError", "InterfaceError"}:
+            break
+        cause = cause.__cause__ or cause.__context__
+    if cause is None and error.error_code != "TEMPORARILY_UNAVAILABLE":
+        return
+    first = str(error.message).strip().splitlines()[0] if str(error.message).strip() else ""
+    raise BackendUnavailable(
+        f"MLflow's registry is unavailable ({what}): {first[:200]}; retry when it is back"
+    ) from error
+
+
 def get_registered_model(client: MlflowClient, name: str) -> RegisteredModel:
     """The registered model `name`; `ModelNotFound` lists the models that do exist."""
     try:
         return client.get_registered_model(name)
     except MlflowException as error:
-        known = sorted(m.name for m in client.search_registered_models(max_results=20))
+        raise_if_unavailable(error, f"reading model {name}")
+        try:
+            found = client.search_registered_models(max_results=20)
+        except MlflowException as listing:
+            raise_if_unavailable(listing, "listing models")
+            raise
+        known = sorted(m.name for m in found)
         listed = ", ".join(known) if known else "none yet: run `keel train`"
         raise ModelNotFound(f"model {name} not found (registered models: {listed})") from error
 
@@ -76,6 +102,7 @@ def get_version(client: MlflowClient, name: str, version: int) -> ModelVersion:
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as error:
+        raise_if_unavailable(error, f"reading {name}/{version}")
         latest = max((int(v.version) for v in model.latest_versions or []), default=0)
         raise ModelNotFound(
             f"model version {name}/{version} not found (latest is {name}/{latest})"
@@ -88,6 +115,7 @@ def get_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion:
     try:
         return client.get_model_version_by_alias(name, alias)
     except MlflowException as error:
+        raise_if_unavailable(error, f"reading {name}@{alias}")
         known = ", ".join(sorted(model.aliases or {})) or "none"
         raise ModelNotFound(f"alias {name}@{alias} not found (aliases: {known})") from error
 

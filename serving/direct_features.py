@@ -27,9 +27,18 @@ from feast.infra.online_stores.helpers import _mmh3
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from feast.type_map import feast_value_type_to_python_type
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
+from keel.backends import redact_url
 from keel.errors import WorkspaceNotReady
-from serving.online_features import KEY, REQUEST_FIELD, Features, stored_feature_names
+from serving.online_features import (
+    KEY,
+    REQUEST_FIELD,
+    Features,
+    online_store_errors,
+    stored_feature_names,
+)
 from serving.row_transforms import RowTransform, verified_twin
 
 
@@ -169,12 +178,28 @@ class DirectSqliteFeatures(DirectFeatures):
             self._db.close()
 
 
+def redis_client(url: str, *, timeout: float) -> redis.Redis:
+    """A client that gives up after `timeout` seconds to connect or to answer, retrying once
+    at once (a pooled connection broken by a Redis restart reconnects on that retry), so a
+    request waits at most about twice `timeout` for a Redis that is down."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+        health_check_interval=0,
+    )
+
+
 class DirectRedisFeatures(DirectFeatures):
     """Feast's Redis online store: one pipelined HMGET per customer and view."""
 
     def __init__(self, store: FeatureStore, feature_service: str, client: redis.Redis) -> None:
         super().__init__(store, feature_service)
         self._client = client
+        pool = client.connection_pool.connection_kwargs
+        address = f"redis://{pool.get('host', '?')}:{pool.get('port', '?')}/{pool.get('db', 0)}"
+        self._where = f"Redis at {redact_url(address)}"
         self._fields = {
             view: (sorted(names), [_mmh3(f"{view}:{name}") for name in sorted(names)])
             for view, names in self._reads.items()
@@ -186,7 +211,8 @@ class DirectRedisFeatures(DirectFeatures):
         for key in keys:
             for _, fields in self._fields.values():
                 pipe.hmget(key + suffix, fields)
-        replies = iter(pipe.execute())
+        with online_store_errors(self._where):
+            replies = iter(pipe.execute())
         found: dict[bytes, dict[str, Any]] = {}
         for key in keys:
             for names, _ in self._fields.values():

@@ -8,6 +8,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from keel.errors import KeelError
+from serving.online_features import STORE_DOWN_ERRORS, store_unavailable
+
+RETRY_AFTER_S = 1
+"""`Retry-After` of every 503: the outage (online store, log, registry, no model) may be over
+by then; clients should back off further on repeated 503s."""
 
 
 def _field(location: tuple[object, ...] | list[object]) -> str:
@@ -16,10 +21,17 @@ def _field(location: tuple[object, ...] | list[object]) -> str:
 
 async def keel_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, KeelError)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if error.status_code == 503 else None
     return JSONResponse(
         status_code=error.status_code,
         content={"error": type(error).__name__, "detail": error.message},
+        headers=headers,
     )
+
+
+async def online_store_error(request: Request, error: Exception) -> JSONResponse:
+    """A Redis error that reached a route unwrapped (Feast's own reads): 503, not 500."""
+    return await keel_error(request, store_unavailable("Feast online store", error))
 
 
 async def validation_error(_: Request, error: Exception) -> JSONResponse:
@@ -50,5 +62,7 @@ async def http_error(_: Request, error: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(KeelError, keel_error)
+    for kind in STORE_DOWN_ERRORS:
+        app.add_exception_handler(kind, online_store_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

@@ -4,7 +4,9 @@ Loaded versions are cached by version number, with the expectations of their ref
 (data validation, see `monitoring.validation`), so a promotion or a rollback to a version seen
 before swaps at once and each served version checks rows against its own training data. The
 current pair is one immutable `ModelSet`; a request reads it once, so a swap between two requests
-never mixes versions and never fails a request.
+never mixes versions and never fails a request. With a `ModelFilesCache`, loaded versions are
+also kept on disk, so a server started while the registry is down serves the champion it last
+loaded (`restore`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 from monitoring.validation import Expectations
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
 from serving.ids import new_prediction_id
+from serving.model_files_cache import CachedModel, ModelFilesCache
 from serving.prediction_log import PredictionRecord, ServedBy
 from serving.scoring import Scorer, make_scorer
 
@@ -156,12 +159,18 @@ class ModelCache:
         client: MlflowClient,
         name: str,
         *,
-        loader: Loader = _load,
+        loader: Loader | None = None,
         expectations_loader: ExpectationsLoader = load_expectations,
+        files: ModelFilesCache | None = None,
+        probe: Callable[[], None] | None = None,
     ) -> None:
+        """`files`: keep loaded versions on disk (and load through it unless `loader` is
+        given); `probe`: raises `RegistryUnavailable` quickly when the registry is down."""
         self._client = client
         self._name = name
-        self._loader = loader
+        self._files = files
+        self._probe = probe
+        self._loader = loader or (files.download if files is not None else _load)
         self._expectations_loader = expectations_loader
         self._loaded: dict[str, LoadedModel] = {}
         self._expectations: dict[str, Expectations | None] = {}
@@ -176,6 +185,8 @@ class ModelCache:
         """Follow both aliases; True when the served pair changed. Raises `ModelNotFound` only
         when no champion was ever loaded (otherwise the cached pair keeps serving)."""
         with self._refresh_lock:
+            if self._probe is not None:
+                self._probe()
             champion_version = resolve_version(self._client, self._name, CHAMPION)
             try:
                 challenger_version: ModelVersion | None = resolve_version(
@@ -195,7 +206,43 @@ class ModelCache:
             if self._current is not None:
                 logger.info("models now %s (were %s)", new.versions(), self._current.versions())
             self._current = new
+            self._remember(new)
             return True
+
+    def _remember(self, models: ModelSet) -> None:
+        """Record on disk what each alias serves now (a failure only costs the cache)."""
+        if self._files is None:
+            return
+        try:
+            for alias, served in ((CHAMPION, models.champion), (CHALLENGER, models.challenger)):
+                if served is None:
+                    self._files.forget(alias)
+                else:
+                    self._files.remember(alias, served.model, served.expectations)
+        except OSError as error:
+            logger.warning("could not update the local model cache: %s", error)
+
+    def restore(self) -> CachedModel | None:
+        """Serve the versions last loaded under the aliases, from the disk cache (for a start
+        while the registry is down); the cached champion, or None when there is none."""
+        if self._files is None:
+            return None
+        with self._refresh_lock:
+            champion = self._files.recall(CHAMPION)
+            if champion is None:
+                return None
+            challenger = self._files.recall(CHALLENGER)
+            if challenger is not None and challenger.model.version == champion.model.version:
+                challenger = None
+            for cached in (champion, challenger):
+                if cached is not None:
+                    self._loaded.setdefault(cached.model.version, replace(cached.model, alias=None))
+                    self._expectations.setdefault(cached.model.version, cached.expectations)
+            self._current = ModelSet(
+                ServedModel.of(champion.model, champion.expectations),
+                ServedModel.of(challenger.model, challenger.expectations) if challenger else None,
+            )
+            return champion
 
     def _served(self, version: ModelVersion, alias: str) -> ServedModel:
         key = str(version.version)

@@ -8,18 +8,44 @@ without any stored feature (unknown). `FeastOnlineFeatures` is the reference imp
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
+import redis
 from feast import FeatureService, FeatureStore
 
-from keel.errors import UnknownEntity
+from keel.errors import OnlineStoreUnavailable, UnknownEntity
 
 KEY = "customer_id"
 REQUEST_FIELD = "as_of_unix"
 """The request-time field of the on-demand view (Feast `RequestSource` `request_context`)."""
 
 Features = dict[str, Any]
+
+STORE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+"""What an online store that is down or too slow raises (redis-py, under Feast or directly)."""
+
+
+def store_unavailable(where: str, error: Exception) -> OnlineStoreUnavailable:
+    """The 503 a request gets when the online store `where` did not answer."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    detail = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+    return OnlineStoreUnavailable(
+        f"the online store ({where}) is unreachable ({detail}); nothing was answered, retry"
+    )
+
+
+@contextmanager
+def online_store_errors(where: str) -> Iterator[None]:
+    """Turn the online store's connection errors and timeouts into `OnlineStoreUnavailable`."""
+    try:
+        yield
+    except STORE_DOWN_ERRORS as error:
+        raise store_unavailable(where, error) from error
 
 
 class FeatureSource(Protocol):
@@ -49,15 +75,17 @@ class FeastOnlineFeatures:
         self._store = store
         self._service: FeatureService = store.get_feature_service(feature_service)
         self.stored_features = stored_feature_names(store, self._service)
+        self._where = f"Feast {store.config.online_store.type} online store"
 
     def get_many(
         self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
     ) -> list[Features | None]:
         as_of = int(time.time()) if as_of_unix is None else as_of_unix
         rows = [{KEY: customer_id, REQUEST_FIELD: as_of} for customer_id in customer_ids]
-        columns = self._store.get_online_features(
-            features=self._service, entity_rows=rows
-        ).to_dict()
+        with online_store_errors(self._where):
+            columns = self._store.get_online_features(
+                features=self._service, entity_rows=rows
+            ).to_dict()
         out: list[Features | None] = []
         for i in range(len(customer_ids)):
             features = {

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from keel.errors import KeelError
 from serving.auth import require
 from serving.routes import ERRORS, RuntimeDep
 from serving.schemas import Health, ModelRef, ModelsResponse, Readiness
 
 router = APIRouter()
+REQUIRED_CHECKS = ("model", "online_store", "prediction_log")
 
 
 @router.get("/healthz", response_model=Health)
@@ -23,14 +25,23 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(runtime: RuntimeDep) -> JSONResponse:
-    """Ready when a model is loaded and the online store answers."""
-    checks = {"model": "ok" if runtime.predictor.models.current else "no model loaded"}
+    """Ready when a model is loaded, the online store answers and the prediction log can take
+    records. `registry` is reported, not required: a server serving its cached champion while
+    MLflow is down is ready (it answers with a known version and follows the alias once the
+    registry is back)."""
+    checks = {
+        "model": "ok" if runtime.predictor.models.current else "no model loaded",
+        "registry": runtime.registry_status,
+    }
     try:
         await asyncio.to_thread(runtime.predictor.features.get_many, [1])
         checks["online_store"] = "ok"
+    except KeelError as error:
+        checks["online_store"] = error.message
     except Exception as error:
-        checks["online_store"] = f"unreachable: {type(error).__name__}"
-    ready = all(value == "ok" for value in checks.values())
+        checks["online_store"] = f"unreachable: {type(error).__name__}: {error}"
+    checks["prediction_log"] = runtime.log_problem() or "ok"
+    ready = all(checks[name] == "ok" for name in REQUIRED_CHECKS)
     body = Readiness(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(status_code=200 if ready else 503, content=body.model_dump())
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from feast import FeatureStore
 
-from keel.errors import KeelError, LogUnavailable
+from keel.backends import redact_url
+from keel.errors import KeelError, LogUnavailable, RegistryUnavailable
 from keel.feature_store import open_store
 from keel.provenance import code_commit
 from keel.settings import Settings
@@ -20,9 +24,11 @@ from registry.client import mlflow_client
 from serving.batcher import MicroBatcher
 from serving.metrics import Metrics
 from serving.model_cache import ModelCache
+from serving.model_files_cache import ModelFilesCache, cache_root
 from serving.online_features import FeastOnlineFeatures, FeatureSource
 from serving.prediction_log import PredictionLog, PredictionRecord, open_prediction_log
 from serving.predictor import Predictor
+from serving.registry_probe import registry_probe
 
 logger = logging.getLogger(__name__)
 
@@ -35,13 +41,42 @@ def feature_source(store: FeatureStore, settings: Settings) -> FeatureSource:
 
         return DirectSqliteFeatures(store, settings.feature_service)
     if settings.direct_online_reads and kind == "redis":
-        import redis
+        from serving.direct_features import DirectRedisFeatures, redis_client
 
-        from serving.direct_features import DirectRedisFeatures
-
-        client = redis.Redis.from_url(settings.redis_url)
+        client = redis_client(settings.redis_url, timeout=settings.online_timeout)
         return DirectRedisFeatures(store, settings.feature_service, client)
     return FeastOnlineFeatures(store, settings.feature_service)
+
+
+def log_location(settings: Settings) -> str:
+    """Where the profile's prediction log lives, for error messages (password redacted)."""
+    if settings.profile == "production":
+        return f"PostgreSQL at {redact_url(settings.postgres_url)}"
+    from keel.workspace import Workspace
+
+    return str(Workspace.from_settings(settings).prediction_log)
+
+
+LOG_FAILURE_MEMORY_S = 5.0
+
+
+def disk_problem(path: Path) -> str | None:
+    """Whether the file system of `path` is read-only or full (naming `path`), else None."""
+    try:
+        stats = os.statvfs(path.parent)
+    except OSError as error:
+        return f"{path.parent}: {error.strerror or error}"
+    if stats.f_flag & os.ST_RDONLY:
+        return f"read-only file system ({path})"
+    if stats.f_bavail * stats.f_frsize < 64 * 1024:
+        return f"disk full ({path}: {stats.f_bavail * stats.f_frsize} bytes free)"
+    return None
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
 @dataclass
@@ -52,6 +87,11 @@ class Runtime:
     log: PredictionLog
     metrics: Metrics
     batcher: MicroBatcher = field(init=False)
+    registry_status: str = field(init=False, default="ok")
+    """`ok`, or why the aliases cannot be followed and what is served meanwhile (`/readyz`)."""
+    log_error: str | None = field(init=False, default=None)
+    """Why the last commit of the prediction log failed; None once a commit succeeds."""
+    log_failed_at: float = field(init=False, default=0.0)
 
     def __post_init__(self) -> None:
         self.batcher = MicroBatcher(
@@ -65,10 +105,13 @@ class Runtime:
             await self.log.commit(records)
         except Exception as error:
             self.metrics.log_failures.inc()
+            self.log_error = _reason(error)
+            self.log_failed_at = time.monotonic()
             raise LogUnavailable(
-                f"the prediction log could not commit ({type(error).__name__}); nothing was "
-                "answered, retry"
+                f"the prediction log ({log_location(self.settings)}) could not commit "
+                f"({self.log_error}); nothing was answered, retry"
             ) from error
+        self.log_error = None
         violations = self.metrics.feature_violations
         for record in records:
             self.metrics.predictions.labels(
@@ -81,7 +124,12 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
         store = open_store(settings)
-        models = ModelCache(mlflow_client(settings), settings.model_name)
+        models = ModelCache(
+            mlflow_client(settings),
+            settings.model_name,
+            files=ModelFilesCache(cache_root(settings.home), settings.model_name),
+            probe=registry_probe(settings),
+        )
         predictor = Predictor(
             models,
             feature_source(store, settings),
@@ -93,6 +141,23 @@ class Runtime:
         runtime = cls(settings, store, predictor, log, metrics)
         try:
             runtime.reload()
+        except RegistryUnavailable as error:  # serve the champion cached by an earlier start
+            cached = models.restore()
+            if cached is None:
+                logger.warning("starting without a model (none cached): %s", error.message)
+                runtime.registry_status = "unreachable, no cached champion"
+            else:
+                logger.warning(
+                    "registry unreachable (%s): serving cached champion %s v%s, loaded at %s, "
+                    "until the registry answers",
+                    error.message,
+                    cached.model.name,
+                    cached.model.version,
+                    cached.loaded_at.isoformat(timespec="seconds"),
+                )
+                runtime.registry_status = (
+                    f"unreachable, serving cached champion v{cached.model.version}"
+                )
         except KeelError as error:  # no champion yet: serve 503 until one appears
             logger.warning("starting without a model: %s", error.message)
         return runtime
@@ -101,9 +166,21 @@ class Runtime:
         """Follow the aliases now; True when the served versions changed."""
         try:
             changed = self.predictor.models.refresh()
+        except RegistryUnavailable:
+            self.metrics.reloads.labels("failed").inc()
+            current = self.predictor.models.current
+            if current is None:
+                self.registry_status = "unreachable, no model loaded"
+            elif not self.registry_status.startswith("unreachable"):
+                loaded = current.champion.model.version
+                self.registry_status = f"unreachable, serving loaded champion v{loaded}"
+            raise
         except Exception:
             self.metrics.reloads.labels("failed").inc()
             raise
+        if self.registry_status != "ok":
+            logger.info("registry reachable again: following the aliases")
+        self.registry_status = "ok"
         self.metrics.reloads.labels("changed" if changed else "unchanged").inc()
         current = self.predictor.models.current
         if current is not None:
@@ -119,6 +196,21 @@ class Runtime:
                 await asyncio.to_thread(self.reload)
             except Exception as error:
                 logger.warning("alias check failed, still serving the cached models: %s", error)
+
+    def log_problem(self) -> str | None:
+        """Why the prediction log cannot take records now, or None: the local log's disk is
+        read-only or full, or a commit failed within the last `LOG_FAILURE_MEMORY_S` seconds
+        (so a server that receives no traffic while failing still turns ready again)."""
+        if self.settings.profile != "production":
+            from keel.workspace import Workspace
+
+            problem = disk_problem(Workspace.from_settings(self.settings).prediction_log)
+            if problem:
+                return problem
+        recent = time.monotonic() - self.log_failed_at < LOG_FAILURE_MEMORY_S
+        if self.log_error is not None and recent:
+            return f"last commit failed: {self.log_error}"
+        return None
 
     def close(self) -> None:
         self.log.close()

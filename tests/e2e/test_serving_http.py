@@ -78,7 +78,8 @@ def test_features_endpoint_answers_in_feasts_get_online_features_shape(
     settings = copy_workspace(journey.settings, tmp_path / "home")
     with TestClient(create_app(settings)) as client:
         ready = client.get("/readyz").json()
-        assert ready == {"status": "ready", "checks": {"model": "ok", "online_store": "ok"}}
+        checks = {"model": "ok", "registry": "ok", "online_store": "ok", "prediction_log": "ok"}
+        assert ready == {"status": "ready", "checks": checks}
         body = {
             "feature_service": "churn_v1",
             "entities": {"customer_id": [1, 10**12], "as_of_unix": [1_790_000_000] * 2},

@@ -1,0 +1,169 @@
+"""The models the server last loaded, kept on local disk so it can start while MLflow is down.
+
+`$KEEL_HOME/serving/model-cache/<model>/versions/<N>/` holds version N's MLflow model directory,
+downloaded beside it and renamed into place (so it is complete or absent);
+`<model>/<alias>.json` names the version the alias pointed to when it was last loaded, with what
+serving needs besides the files: run id, tags (the threshold), feature columns, the expectations
+of its reference profile and when it was loaded. The pointer is replaced atomically
+(`os.replace`) after every successful load, so a crash never leaves half a pointer. Versions are
+kept (a few hundred KB each) so worker processes sharing the workspace never lose files in use.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow.artifacts
+import mlflow.sklearn
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+
+from monitoring.validation import CategoricalExpectation, Expectations, NumericExpectation
+from registry.models import LoadedModel
+
+logger = logging.getLogger(__name__)
+
+FORMAT = 1
+
+
+def cache_root(home: Path) -> Path:
+    """Where the serving model cache of workspace `home` lives."""
+    return home / "serving" / "model-cache"
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """A version restored from disk, with the expectations and load time recorded with it."""
+
+    model: LoadedModel
+    expectations: Expectations | None
+    loaded_at: datetime
+
+
+def expectations_to_json(expectations: Expectations | None) -> dict[str, Any] | None:
+    if expectations is None:
+        return None
+    body = asdict(expectations)
+    for item in body["categorical"]:
+        if item["allowed"] is not None:
+            item["allowed"] = sorted(item["allowed"])
+    return body
+
+
+def expectations_from_json(body: dict[str, Any] | None) -> Expectations | None:
+    if body is None:
+        return None
+    numeric = tuple(NumericExpectation(**item) for item in body["numeric"])
+    categorical = tuple(
+        CategoricalExpectation(
+            **{**item, "allowed": None if item["allowed"] is None else frozenset(item["allowed"])}
+        )
+        for item in body["categorical"]
+    )
+    return Expectations(numeric, categorical, float(body["null_tolerance"]))
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as out:
+        out.write(text)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(out.name, path)
+
+
+class ModelFilesCache:
+    """Downloads versions into the cache (the `ModelCache` loader) and remembers, per alias,
+    the version last served under it."""
+
+    def __init__(self, root: Path, name: str) -> None:
+        self.root = root / name
+        self._name = name
+
+    def version_dir(self, version: str) -> Path:
+        return self.root / "versions" / version
+
+    def pointer(self, alias: str) -> Path:
+        return self.root / f"{alias}.json"
+
+    def download(self, client: MlflowClient, version: ModelVersion) -> LoadedModel:
+        """Load `version`, from the cache when its files are already there."""
+        key = str(version.version)
+        target = self.version_dir(key)
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            uri = client.get_model_version_download_uri(version.name, version.version)
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
+                local = Path(
+                    mlflow.artifacts.download_artifacts(
+                        artifact_uri=uri, dst_path=tmp, tracking_uri=client.tracking_uri
+                    )
+                )
+                try:
+                    local.rename(target)
+                except OSError:
+                    if not target.exists():  # else another process put it there first
+                        raise
+        return self._open(
+            key, run_id=str(version.run_id), tags=dict(version.tags or {}), alias=None
+        )
+
+    def _open(
+        self, version: str, *, run_id: str, tags: dict[str, str], alias: str | None
+    ) -> LoadedModel:
+        pipeline = mlflow.sklearn.load_model(str(self.version_dir(version)))
+        return LoadedModel(
+            name=self._name,
+            version=version,
+            alias=alias,
+            run_id=run_id,
+            pipeline=pipeline,
+            feature_columns=[str(c) for c in getattr(pipeline, "feature_names_in_", [])],
+            tags=tags,
+        )
+
+    def remember(self, alias: str, model: LoadedModel, expectations: Expectations | None) -> None:
+        """Record that `alias` now serves `model` (its files must be in the cache)."""
+        if not self.version_dir(model.version).exists():
+            logger.warning("model %s v%s is not in the local cache", model.name, model.version)
+            return
+        body = {
+            "format": FORMAT,
+            "name": model.name,
+            "version": model.version,
+            "alias": alias,
+            "run_id": model.run_id,
+            "tags": model.tags,
+            "feature_columns": model.feature_columns,
+            "expectations": expectations_to_json(expectations),
+            "loaded_at": datetime.now(UTC).isoformat(),
+        }
+        _write_atomically(self.pointer(alias), json.dumps(body, indent=1))
+
+    def forget(self, alias: str) -> None:
+        """The alias no longer serves anything (for example the challenger was removed)."""
+        self.pointer(alias).unlink(missing_ok=True)
+
+    def recall(self, alias: str) -> CachedModel | None:
+        """The version last served under `alias`, loaded from disk; None when none was cached
+        or the cache is unreadable (with a warning naming the file)."""
+        path = self.pointer(alias)
+        if not path.exists():
+            return None
+        try:
+            body = json.loads(path.read_text())
+            model = self._open(
+                str(body["version"]), run_id=body["run_id"], tags=body["tags"], alias=alias
+            )
+            expectations = expectations_from_json(body["expectations"])
+            loaded_at = datetime.fromisoformat(body["loaded_at"])
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logger.warning("ignoring the model cache %s: %s", path, error)
+            return None
+        return CachedModel(model, expectations, loaded_at)

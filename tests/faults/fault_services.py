@@ -1,0 +1,247 @@
+"""Private servers the fault tests may kill (never the machine's shared Redis or PostgreSQL),
+fresh databases, workspace copies and a load loop that records every answer."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import redis
+
+from keel.server_process import free_port, server_process
+from keel.settings import Settings
+
+TOKEN = "faults-token-0123456789"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+def copy_home(settings: Settings, home: Path) -> Path:
+    """A private copy of a workspace without its prediction log (the original stays as is)."""
+    shutil.copytree(settings.home, home, ignore=shutil.ignore_patterns("predictions", "serving"))
+    return home
+
+
+class PrivateRedis:
+    """`redis-server` on its own port, in memory only, that a test may SIGKILL and restart."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.skip("redis-server is not installed")
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if client.ping():
+                    return
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.05)
+        raise TimeoutError(f"private redis-server on port {self.port} did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown, every connection dropped, every key lost."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(5)
+
+
+@contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    server = PrivateRedis(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@contextmanager
+def fresh_database(admin_url: str, prefix: str = "keel_faults") -> Iterator[str]:
+    """A new database on the shared PostgreSQL (dropped afterwards); its URL."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = admin_url.rpartition("/")
+    try:
+        yield f"{base}/{name}"
+    finally:
+        from registry.database import database_engine
+
+        database_engine.cache_clear()
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class PrivatePostgres:
+    """A PostgreSQL cluster of its own (initdb as the `postgres` OS user) that may restart."""
+
+    port: int
+    data: Path
+    binaries: Path
+    url: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def pg_ctl(self, *args: str, timeout: float = 60) -> None:
+        options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
+        command = [str(self.binaries / "pg_ctl"), "-D", str(self.data / "db"), "-w"]
+        command += ["-l", str(self.data / "server.log"), "-o", options, *args]
+        subprocess.run(
+            ["runuser", "-u", "postgres", "--", *command],
+            check=True,
+            timeout=timeout,
+            capture_output=True,
+        )
+
+
+@contextmanager
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """Skips when no PostgreSQL binaries or no `postgres` OS user exist (root is needed)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not found or shutil.which("runuser") is None:
+        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) to run a private cluster")
+    binaries = found[-1].parent
+    data = Path(tempfile.mkdtemp(prefix="keel-faults-pg-"))
+    shutil.chown(data, "postgres", "postgres")
+    server = PrivatePostgres(free_port(), data, binaries)
+    initdb = [str(binaries / "initdb"), "-D", str(data / "db"), "-A", "trust", "-U", "postgres"]
+    subprocess.run(["runuser", "-u", "postgres", "--", *initdb], check=True, capture_output=True)
+    server.pg_ctl("start")
+    try:
+        yield server
+    finally:
+        try:
+            server.pg_ctl("stop", "-m", "immediate")
+        finally:
+            shutil.rmtree(data, ignore_errors=True)
+
+
+@dataclass
+class Answer:
+    status: int
+    seconds: float
+    body: dict[str, Any]
+    retry_after: str | None
+    sent_at: float
+
+
+async def load(
+    url: str,
+    customers: list[int],
+    *,
+    seconds: float,
+    concurrency: int,
+    answers: list[Answer],
+    timeout: float = 10.0,
+    stop_on_disconnect: bool = False,
+) -> int:
+    """`concurrency` clients sending single predictions for `seconds`; every answer is kept
+    with its latency. Returns how many requests got no answer (connection errors)."""
+    deadline = time.monotonic() + seconds
+    lost = 0
+
+    async def client(index: int) -> None:
+        nonlocal lost
+        async with httpx.AsyncClient(base_url=url, timeout=timeout, headers=AUTH) as http:
+            i = index
+            while time.monotonic() < deadline:
+                customer = customers[i % len(customers)]
+                i += concurrency
+                sent_at = time.monotonic()
+                try:
+                    response = await http.post("/v1/predict", json={"customer_id": customer})
+                except httpx.HTTPError:
+                    lost += 1
+                    if stop_on_disconnect:
+                        return
+                    await asyncio.sleep(0.05)
+                    continue
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = {"raw": response.text}
+                answers.append(
+                    Answer(
+                        response.status_code,
+                        time.monotonic() - sent_at,
+                        body,
+                        response.headers.get("retry-after"),
+                        sent_at,
+                    )
+                )
+
+    await asyncio.gather(*(client(i) for i in range(concurrency)))
+    return lost
+
+
+def wait_for(check: Any, *, seconds: float, message: str) -> None:
+    """Poll `check()` until it is truthy or fail with `message`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{message} within {seconds:.0f} s")
+
+
+def production_settings(home: Path, *, redis_url: str, database: str, **overrides: Any) -> Settings:
+    """Production-profile settings on a workspace copy (Redis online store, Feast SQL registry
+    and prediction log on PostgreSQL; MLflow stays on the copy's SQLite), with the features
+    applied and materialized into Redis."""
+    from keel.features import apply_definitions, materialize
+    from keel.workspace import Workspace
+
+    settings = Settings(
+        home=home,
+        profile="production",
+        redis_url=redis_url,
+        postgres_url=database,
+        mlflow_tracking_uri=f"sqlite:///{Workspace(home).mlflow_db}",
+        api_tokens=f"{TOKEN}=predict+feedback",
+        **overrides,  # type: ignore[arg-type]
+    )
+    apply_definitions(settings)
+    materialize(settings)
+    return settings
+
+
+def logged_ids(settings: Settings) -> list[str]:
+    """Every prediction id in the production (PostgreSQL) log, duplicates included."""
+    with psycopg.connect(settings.postgres_url) as db:
+        rows = db.execute(f"SELECT prediction_id FROM {settings.project}_predictions")
+        return [str(row[0]) for row in rows]
+
+
+START_TIMEOUT = 300.0
+"""`keel serve` imports Feast, MLflow and scikit-learn: over a minute on a busy 2-core box."""
+
+
+def serve(
+    settings: Settings, log_file: Path | None = None
+) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
+    """`keel serve` as a child process, once `/readyz` answers 200."""
+    return server_process(settings, log_file=log_file, ready_path="/readyz", timeout=START_TIMEOUT)

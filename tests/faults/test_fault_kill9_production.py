@@ -1,0 +1,73 @@
+"""kill -9 of the whole API (2 worker processes) under load in the production profile loses no
+acknowledged prediction: each 200 is in the PostgreSQL log, once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections import Counter
+from pathlib import Path
+
+import psutil
+import pytest
+from fault_services import (
+    Answer,
+    copy_home,
+    fresh_database,
+    load,
+    logged_ids,
+    private_redis,
+    production_settings,
+    serve,
+)
+
+from keel.demo import DemoResult, sample_customers
+
+pytestmark = pytest.mark.integration
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL the server and its workers at once (the master alone would leave them serving)."""
+    root = psutil.Process(pid)
+    for process in [*root.children(recursive=True), root]:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
+
+
+def test_kill_9_under_load_keeps_every_acknowledged_prediction_in_postgres(
+    journey: DemoResult, postgres_url: str, tmp_path: Path
+) -> None:
+    home = copy_home(journey.settings, tmp_path / "home")
+    with private_redis() as redis_server, fresh_database(postgres_url) as database:
+        settings = production_settings(
+            home, redis_url=redis_server.url, database=database, project="keelfaultkill", workers=2
+        )
+        customers = sample_customers(settings, 50)
+        answers: list[Answer] = []
+        with serve(settings, tmp_path / "server.log") as (
+            url,
+            process,
+        ):
+            killer = threading.Timer(2.5, kill_tree, args=(process.pid,))
+            killer.start()
+            asyncio.run(
+                load(
+                    url,
+                    customers,
+                    seconds=6.0,
+                    concurrency=8,
+                    answers=answers,
+                    stop_on_disconnect=True,
+                )
+            )
+            killer.join()
+            assert process.wait(5) == -signal.SIGKILL
+        acknowledged = [a.body["prediction_id"] for a in answers if a.status == 200]
+        assert len(acknowledged) > 50, "the load did not run before the kill"
+        assert all(a.status == 200 for a in answers), [a.body for a in answers][:3]
+        logged = Counter(logged_ids(settings))
+        assert not [i for i, n in logged.items() if n > 1], "a prediction was logged twice"
+        missing = [i for i in acknowledged if i not in logged]
+        assert not missing, f"{len(missing)} acknowledged predictions are not in the log"

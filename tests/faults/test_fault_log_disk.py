@@ -1,0 +1,109 @@
+"""The disk of the local prediction log fills up while the API serves: predictions fail closed
+(503 saying why, with Retry-After), nothing is answered without its record, and the same
+process serves again once space is freed."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fault_services import Answer, copy_home, load, serve, wait_for
+
+from keel.demo import DemoResult, sample_customers
+from keel.settings import Settings
+from keel.workspace import Workspace
+from serving.log_sqlite import SqlitePredictionLog
+
+pytestmark = pytest.mark.integration
+
+
+@contextmanager
+def small_disk(directory: Path, size: str) -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `directory` (a real file system that really fills up)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+def fill(directory: Path) -> Path:
+    """Write a file until the file system refuses another byte."""
+    filler = directory / "filler"
+    with open(filler, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * 65536)
+        except OSError as error:
+            assert error.errno == errno.ENOSPC, error
+        try:
+            while True:
+                out.write(b"\0" * 512)
+        except OSError:
+            pass
+    return filler
+
+
+def test_full_log_disk_fails_closed_with_503_and_recovers_when_space_returns(
+    journey: DemoResult, tmp_path: Path
+) -> None:
+    home = copy_home(journey.settings, tmp_path / "home")
+    settings = Settings(**{**journey.settings.model_dump(), "home": home})
+    customers = sample_customers(settings, 20)
+    log_path = Workspace(home).prediction_log
+    answers: list[Answer] = []
+    with small_disk(log_path.parent, "32m"):
+        with serve(settings, tmp_path / "server.log") as (
+            url,
+            process,
+        ):
+            asyncio.run(load(url, customers, seconds=1.0, concurrency=2, answers=answers))
+            assert answers and all(a.status == 200 for a in answers)
+
+            filler = fill(log_path.parent)
+            full: list[Answer] = []
+            asyncio.run(load(url, customers, seconds=2.0, concurrency=2, answers=full))
+            assert {a.status for a in full} <= {200, 503}
+            refused = [a for a in full if a.status == 503]
+            assert refused, "the disk is full yet every prediction was answered"
+            for answer in refused:
+                assert answer.body["error"] == "LogUnavailable"
+                assert "database or disk is full" in answer.body["detail"]
+                assert str(log_path) in answer.body["detail"]
+                assert answer.retry_after == "1"
+            ready = httpx.get(f"{url}/readyz", timeout=5)
+            assert ready.status_code == 503
+            assert "disk full" in ready.json()["checks"]["prediction_log"]
+
+            filler.unlink()
+            wait_for(
+                lambda: httpx.get(f"{url}/readyz", timeout=5).status_code == 200,
+                seconds=10,
+                message="/readyz not ready after space was freed",
+            )
+            after: list[Answer] = []
+            asyncio.run(load(url, customers, seconds=1.0, concurrency=2, answers=after))
+            assert after and all(a.status == 200 for a in after), [
+                a for a in after if a.status != 200
+            ][:2]
+            assert process.poll() is None
+        answered = [a.body["prediction_id"] for a in [*answers, *full, *after] if a.status == 200]
+        log = SqlitePredictionLog(log_path)
+        try:
+            logged = [row[0] for row in log.query("SELECT prediction_id FROM predictions")]
+        finally:
+            log.close()
+    assert sorted(logged) == sorted(answered), "logged rows and 200s differ"

@@ -1,0 +1,102 @@
+"""Redis dies while the API serves: 503 JSON with Retry-After (never a 500, never a hang), and
+the same process recovers once Redis is back."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fault_services import (
+    AUTH,
+    Answer,
+    copy_home,
+    fresh_database,
+    load,
+    logged_ids,
+    private_redis,
+    production_settings,
+    serve,
+)
+
+from keel.demo import DemoResult, sample_customers
+from keel.features import materialize
+
+pytestmark = pytest.mark.integration
+
+ONLINE_TIMEOUT = 0.5
+LATENCY_BOUND = 2 * ONLINE_TIMEOUT + 3.0
+"""Two attempts of `KEEL_ONLINE_TIMEOUT` each, plus a margin for a loaded 2-core machine."""
+
+
+def test_redis_outage_answers_503_with_retry_after_then_recovers_without_restart(
+    journey: DemoResult, postgres_url: str, tmp_path: Path
+) -> None:
+    home = copy_home(journey.settings, tmp_path / "home")
+    with private_redis() as redis_server, fresh_database(postgres_url) as database:
+        settings = production_settings(
+            home,
+            redis_url=redis_server.url,
+            database=database,
+            project="keelfaultredis",
+            online_timeout=ONLINE_TIMEOUT,
+        )
+        customers = sample_customers(settings, 30)
+        answers: list[Answer] = []
+        log_file = tmp_path / "server.log"
+        with serve(settings, log_file) as (url, process):
+            killed_at: list[float] = []
+
+            def kill() -> None:
+                killed_at.append(time.monotonic())
+                redis_server.kill()  # returns once the process is gone
+                killed_at.append(time.monotonic())
+
+            killer = threading.Timer(1.5, kill)
+            killer.start()
+            lost = asyncio.run(load(url, customers, seconds=4.5, concurrency=4, answers=answers))
+            killer.join()
+
+            assert lost == 0, "a request got no HTTP answer while Redis was down"
+            statuses = {a.status for a in answers}
+            assert statuses <= {200, 503}, [a for a in answers if a.status not in (200, 503)][:3]
+            # Answered before the kill began: Redis was up for the whole request.
+            before = [a for a in answers if a.sent_at + a.seconds < killed_at[0]]
+            after = [a for a in answers if a.sent_at > killed_at[1]]
+            assert before and all(a.status == 200 for a in before)
+            assert after and all(a.status == 503 for a in after), "Redis was down yet 200"
+            for answer in (a for a in answers if a.status == 503):
+                assert answer.body["error"] == "OnlineStoreUnavailable"
+                assert "online store" in answer.body["detail"]
+                assert f"127.0.0.1:{redis_server.port}" in answer.body["detail"]
+                assert answer.retry_after == "1"
+            slowest = max(a.seconds for a in answers)
+            assert slowest < LATENCY_BOUND, f"an answer took {slowest:.2f} s"
+
+            ready = httpx.get(f"{url}/readyz", timeout=LATENCY_BOUND)
+            assert ready.status_code == 503
+            checks = ready.json()["checks"]
+            assert "online store" in checks["online_store"] and checks["model"] == "ok"
+            assert checks["prediction_log"] == "ok"
+
+            redis_server.start()  # same port, empty: it kept nothing
+            materialize(settings)
+
+            def recovered() -> bool:
+                return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+
+            deadline = time.monotonic() + 15
+            while not recovered():
+                assert time.monotonic() < deadline, "not ready 15 s after Redis came back"
+                time.sleep(0.2)
+            again = httpx.post(
+                f"{url}/v1/predict", json={"customer_id": customers[0]}, headers=AUTH, timeout=5
+            )
+            assert again.status_code == 200, again.text
+            assert process.poll() is None, "the server restarted"
+        answered = {a.body["prediction_id"] for a in answers if a.status == 200}
+        answered.add(again.json()["prediction_id"])
+        assert set(logged_ids(settings)) == answered, "the log and the 200s disagree"
