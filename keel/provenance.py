@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from keel.atomic_files import write_text
+
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "manifest.json"
 
@@ -45,8 +47,6 @@ def read_manifest(raw_dir: Path) -> dict[str, Any]:
 
 
 def write_manifest(raw_dir: Path, manifest: dict[str, Any]) -> Path:
-    path = raw_dir / MANIFEST
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
-    tmp.replace(path)
-    return path
+    return write_text(
+        raw_dir / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True, default=str)
+    )

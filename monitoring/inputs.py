@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from keel.errors import InvalidInput
+from keel.input_files import check_timestamps
 from monitoring.profile import ReferenceProfile
 
 PREDICTION_COLUMNS = ("created_at", "churn_probability", "label", "model_version", "outcome")
@@ -75,5 +76,5 @@ def read_predictions(path: Path) -> pd.DataFrame:
             f"{path}: missing column(s) {', '.join(missing)}: expected a prediction-log export "
             "(`keel predictions export --out F.parquet`)"
         )
-    frame["created_at"] = pd.to_datetime(frame["created_at"], utc=True)
+    frame["created_at"] = check_timestamps(frame["created_at"], name="created_at", where=str(path))
     return frame

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from keel.atomic_files import write_text
 from keel.settings import Settings
 from monitoring.drift import DriftReport, FeatureDrift, compute_drift
 from monitoring.inputs import read_predictions, read_window
@@ -237,10 +237,7 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
 def write_report(inputs: ReportInputs, out: Path) -> ReportResult:
     """Build the page and write it to `out` atomically."""
     page, result = build_report(inputs)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    write_text(out, page)
     return ReportResult(
         out=out,
         drift=result.drift,

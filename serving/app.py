@@ -1,8 +1,9 @@
 """The serving API, built by `create_app(settings)`.
 
 Routes: `POST /v1/predict`, `POST /v1/features`, `POST /v1/feedback`, `GET /healthz`,
-`GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`. The models are
-loaded at start-up and follow their aliases every `KEEL_RELOAD_INTERVAL` seconds.
+`GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`, with a link
+from a prediction's `prediction_id` to the feedback body (clients and stateful testers follow it).
+The models are loaded at start-up and follow their aliases every `KEEL_RELOAD_INTERVAL` seconds.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -57,7 +59,41 @@ def create_app(settings: Settings) -> FastAPI:
         metrics=metrics,
         routes=paths,
     )
+    _document_links_and_body_errors(app)
     return app
+
+
+def _document_links_and_body_errors(app: FastAPI) -> None:
+    """Extend the generated OpenAPI: the predict → feedback link, and the 415 every JSON body
+    route can answer (from `LimitsAndMetrics`, before routing)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            error = {"$ref": "#/components/schemas/ErrorBody"}
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    if "requestBody" in operation:
+                        operation["responses"].setdefault(
+                            "415",
+                            {
+                                "description": "Body not declared application/json",
+                                "content": {"application/json": {"schema": error}},
+                            },
+                        )
+            predicted = schema["paths"]["/v1/predict"]["post"]["responses"]["200"]
+            predicted["links"] = {
+                "FeedbackOnPrediction": {
+                    "operationId": schema["paths"]["/v1/feedback"]["post"]["operationId"],
+                    "requestBody": {"prediction_id": "$response.body#/prediction_id"},
+                    "description": "Send the observed outcome of this prediction.",
+                }
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_environment() -> FastAPI:

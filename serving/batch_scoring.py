@@ -16,8 +16,10 @@ from typing import Any
 
 import pandas as pd
 
+from keel.atomic_files import atomic_path
 from keel.errors import InvalidInput
 from keel.feature_store import open_store
+from keel.input_files import Column, TableSchema, read_input
 from keel.provenance import code_commit
 from keel.settings import Settings
 from registry.client import mlflow_client
@@ -41,23 +43,22 @@ class BatchSummary:
     output: Path
 
 
+CUSTOMERS = TableSchema(columns=(Column(KEY, "integer"),))
+"""`keel score --input`: a `customer_id` column; other columns are ignored. A customer listed
+twice is scored once (the scores do not depend on the row), so duplicates are not an error."""
+
+
 def read_customers(path: Path) -> list[int]:
-    """Distinct customer ids, in file order, from a Parquet or CSV file with `customer_id`."""
-    if not path.exists():
-        raise InvalidInput(f"--input {path} does not exist")
-    if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-    elif path.suffix == ".csv":
-        frame = pd.read_csv(path)
-    else:
-        raise InvalidInput(f"--input {path}: expected a .parquet or .csv file")
-    if KEY not in frame.columns:
-        raise InvalidInput(f"--input {path}: no {KEY} column (found {list(frame.columns)[:10]})")
-    ids = pd.to_numeric(frame[KEY], errors="coerce")
-    if ids.isna().any() or (ids % 1 != 0).any() or (ids < 1).any():
-        bad = frame.loc[ids.isna() | (ids % 1 != 0) | (ids < 1), KEY].iloc[0]
-        raise InvalidInput(f"--input {path}: {KEY} must be positive integers, got {bad!r}")
-    return [int(i) for i in dict.fromkeys(ids.astype("int64").tolist())]
+    """The distinct customer ids, in file order, of a Parquet or CSV file with a `customer_id`
+    column of whole positive numbers; `InvalidInput` naming the file and the column."""
+    ids = read_input(path, CUSTOMERS, role="--input")[KEY]
+    if (ids < 1).any():
+        row = int((ids < 1).to_numpy().argmax()) + 1
+        raise InvalidInput(
+            f"--input {path}: column {KEY!r} should hold positive integers, "
+            f"found {int(ids[row - 1])} (row {row})"
+        )
+    return [int(i) for i in dict.fromkeys(ids.tolist())]
 
 
 def _ignore(done: int, total: int) -> None:
@@ -153,7 +154,5 @@ def _result(
 def _write(frame: pd.DataFrame, output: Path) -> None:
     frame = frame.astype({"churn_probability": "float64", "label": "Int64"})
     frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True).astype("datetime64[us, UTC]")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp")
-    frame.to_parquet(tmp, index=False)
-    tmp.replace(output)
+    with atomic_path(output) as tmp:
+        frame.to_parquet(tmp, index=False)

@@ -25,6 +25,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from keel.atomic_files import atomic_path
 from serving.prediction_log import PREDICTION_COLUMNS, PredictionLog
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
@@ -94,10 +95,8 @@ def log_table(rows: Sequence[Sequence[Any]]) -> pa.Table:
 def export_parquet(log: PredictionLog, out: Path) -> int:
     """Write the whole log (with feedback) to `out`; returns the number of rows."""
     table = log_table(list(log.query(log.export_sql())))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        pq.write_table(table, tmp)
     return table.num_rows
 
 

@@ -2,21 +2,62 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-CustomerId = Annotated[int, Field(ge=1, le=2**63 - 1, description="A customer id.")]
+CustomerId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1, description="A customer id.")]
+"""Strict: `true` or `1.0` is a wrong type, not customer 1."""
+EntityValue = int | float | str | bool | None
+"""A join key or request-field value: a JSON scalar (finite when a number)."""
+
+
+def _non_finite(value: Any, path: str) -> str | None:
+    """The path of the first NaN or infinity in a parsed JSON value, if any."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _non_finite(item, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+class RequestBody(BaseModel):
+    """A request body: unknown keys refused, and no NaN/Infinity (Python's JSON parser accepts
+    them, JSON does not): the error names the field that held one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _finite_numbers(cls, data: Any) -> Any:
+        path = _non_finite(data, "")
+        if path is not None:
+            raise PydanticCustomError(
+                "finite_number",
+                "{field}: NaN and Infinity are not JSON numbers; send a finite number",
+                {"field": path or "body"},
+            )
+        return data
+
+
 HARD_MAX_BATCH = 10_000
 MAX_UNIX = 253_402_300_799
 """9999-12-31T23:59:59Z."""
 
 
-class PredictRequest(BaseModel):
+class PredictRequest(RequestBody):
     """Score one customer (`customer_id`) or a batch (`customers`), never both."""
-
-    model_config = ConfigDict(extra="forbid")
 
     customer_id: CustomerId | None = Field(default=None, description="One customer to score.")
     customers: list[CustomerId] | None = Field(
@@ -27,13 +68,16 @@ class PredictRequest(BaseModel):
     )
     as_of_unix: int | None = Field(
         default=None,
+        strict=True,
         ge=0,
         le=MAX_UNIX,
         description="Request-time field of the on-demand features: scoring time in Unix "
         "seconds (default now).",
     )
     explain: bool = Field(
-        default=False, description="Add the top feature contributions (linear models only)."
+        default=False,
+        strict=True,
+        description="Add the top feature contributions (linear models only).",
     )
 
     @model_validator(mode="before")
@@ -89,13 +133,12 @@ class BatchPredictResponse(BaseModel):
     )
 
 
-class FeaturesRequest(BaseModel):
+class FeaturesRequest(RequestBody):
     """Feast's `get-online-features` request body."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    entities: dict[str, list[Any]] = Field(
-        description='Join keys and request fields: {"customer_id": [1, 2], "as_of_unix": [...]}'
+    entities: dict[Annotated[str, Field(max_length=200)], list[EntityValue]] = Field(
+        description='Join keys and request fields: {"customer_id": [1, 2], "as_of_unix": [...]}',
+        max_length=100,
     )
     feature_service: str | None = Field(default=None, max_length=200)
     features: list[Annotated[str, Field(max_length=400)]] = Field(
@@ -110,9 +153,7 @@ class FeaturesRequest(BaseModel):
         return self
 
 
-class FeedbackRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FeedbackRequest(RequestBody):
     prediction_id: str = Field(min_length=1, max_length=64)
     outcome: Literal[0, 1] = Field(description="1: the customer churned.")
     observed_at: AwareDatetime = Field(description="When the outcome was observed (with zone).")

@@ -11,15 +11,13 @@ window, zeros included. All timestamps are ``datetime64[us, UTC]``.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from keel.atomic_files import atomic_path
 from synthetic.config import GeneratorConfig
 from synthetic.customers import draw_customers
 from synthetic.scenario_effects import apply_scenarios, simulation_config
@@ -73,16 +71,6 @@ def write_raw_tables(tables: RawTables, directory: Path) -> dict[str, Path]:
 
 
 def write_atomically(table: pa.Table, target: Path) -> None:
-    """Write ``table`` to a sibling temporary file, fsync it, then os.replace it onto target."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the tables are meant to be shared
-        os.replace(tmp_name, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
+    """Write ``table`` as zstd Parquet to ``target`` atomically (see `keel.atomic_files`)."""
+    with atomic_path(target) as tmp:
+        pq.write_table(table, tmp, compression="zstd")

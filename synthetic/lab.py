@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from keel.atomic_files import write_text
 from keel.errors import InvalidInput
 from synthetic.copula import GaussianCopula
 from synthetic.report import Report, build_report
@@ -106,8 +107,5 @@ def report_files(
     on_step(f"rendering {out}")
     page = render_html(report, real_frame, synthetic_frame)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    write_text(out, page)
     return ReportResult(report=report, out=out, seconds=time.perf_counter() - started)

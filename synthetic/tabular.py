@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from keel.errors import InvalidInput
+from keel.input_files import read_frame
 from synthetic.churn import write_atomically
 
 
@@ -31,19 +32,8 @@ SUPPORTED = "numbers, booleans, text or categoricals, datetimes"
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """A non-empty Parquet table, or InvalidInput naming the file and what is wrong."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInput(f"{path}: no such file")
-    try:
-        frame = pd.read_parquet(path)
-    except Exception as error:  # pyarrow raises several types for a non-Parquet file
-        raise InvalidInput(f"{path}: not a readable Parquet file ({error})") from None
-    if frame.shape[1] == 0:
-        raise InvalidInput(f"{path}: the table has no columns")
-    if len(frame) == 0:
-        raise InvalidInput(f"{path}: the table has no rows")
-    return frame.reset_index(drop=True)
+    """A non-empty Parquet (or CSV) table, or InvalidInput naming the file and what is wrong."""
+    return read_frame(Path(path))
 
 
 def column_kinds(frame: pd.DataFrame, *, source: str) -> dict[str, Kind]:

@@ -13,6 +13,7 @@ import pandas as pd
 
 from keel.errors import InvalidInput
 from keel.feature_store import open_store
+from keel.input_files import Column, TableSchema, read_input
 from keel.settings import Settings
 from keel.workspace import Workspace
 from registry.client import ensure_experiment, mlflow_client
@@ -67,27 +68,23 @@ def workspace_data(settings: Settings) -> LabelledData:
     )
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise InvalidInput(f"{path}: no such file")
-    if path.suffix == ".csv":
-        return pd.read_csv(path)
-    if path.suffix == ".parquet":
-        return pd.read_parquet(path)
-    raise InvalidInput(f"{path}: expected a .parquet or .csv file")
+def _read_table(path: Path, target: str) -> pd.DataFrame:
+    """`--data`: the 0/1 target; when present, `customer_id` (integers) and `event_timestamp`
+    (zone-aware) identify a row, so each (customer, time) pair appears once."""
+    schema = TableSchema(
+        columns=(
+            Column(target, "binary"),
+            Column("customer_id", "integer", required=False),
+            Column(TIMESTAMP, "timestamp", required=False),
+        ),
+        unique=("customer_id", TIMESTAMP),
+    )
+    return read_input(path, schema, role="--data")
 
 
 def table_data(path: Path, *, target: str, seed: int = 0) -> LabelledData:
     """Any labelled table: split by time when it has `event_timestamp`, else stratified 80/20."""
-    frame = _read_table(path)
-    if frame.empty:
-        raise InvalidInput(f"{path}: the table is empty")
-    if target not in frame:
-        raise InvalidInput(f"{path}: missing target column {target!r}")
-    labels = frame[target]
-    if not set(labels.dropna().unique()) <= {0, 1} or labels.isna().any():
-        raise InvalidInput(f"{path}: column {target!r} must hold 0/1 labels without nulls")
-    frame = frame.assign(**{target: labels.astype(int)})
+    frame = _read_table(path, target)
     features = [c for c in frame.columns if c != target and c not in ID_COLUMNS]
     if TIMESTAMP in frame:
         cut = frame[TIMESTAMP].quantile(0.8)

@@ -1,7 +1,9 @@
-"""Schemathesis against the live server's /openapi.json: no input gets a 5xx, and every
-answer conforms to the published schema."""
+"""Schemathesis against the live server's /openapi.json: no input, and no sequence of calls
+following the published links, gets a 5xx or an answer off the published schema."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 import schemathesis
@@ -9,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from keel.demo import DemoResult
+from keel.demo import DemoResult, sample_customers
 from keel.server_process import running_server
 
 pytestmark = pytest.mark.e2e
@@ -43,3 +45,59 @@ def test_no_generated_input_gets_a_server_error_or_an_off_schema_answer(
     # Really exercised: many calls, and both accepted and rejected inputs among them.
     assert len(statuses) >= 10 * len(operations)
     assert any(s == 200 for s in statuses) and any(400 <= s < 500 for s in statuses)
+
+
+STATEFUL_SCENARIOS = 15
+STATEFUL_STEPS = 5
+
+
+def test_stateful_links_send_feedback_on_real_predictions(journey: DemoResult) -> None:
+    """Schemathesis follows the OpenAPI link predict → feedback: feedback on an id the server
+    just issued is accepted, and no sequence of calls gets a 5xx or an off-schema answer.
+
+    Generated customer ids are mostly unknown (404, no id to follow), so predict bodies with an
+    even id are steered to a customer of the journey's workspace: the link has an id to carry."""
+    known = sample_customers(journey.settings, 20)
+    with running_server(journey.settings) as url:
+        schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
+        calls: list[tuple[str, int]] = []
+
+        class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+            def before_call(self, case: schemathesis.Case) -> None:
+                body = case.body
+                if case.path != "/v1/predict" or not isinstance(body, dict):
+                    return
+                drawn = body.get("customer_id")
+                # a function of the drawn case only: Hypothesis replays must see the same calls
+                if isinstance(drawn, int) and not isinstance(drawn, bool) and drawn % 2 == 0:
+                    body["customer_id"] = known[drawn // 2 % len(known)]
+
+            def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+                return {"base_url": url}
+
+            def after_call(self, response: Any, case: schemathesis.Case) -> None:
+                super().after_call(response, case)
+                calls.append((case.path, response.status_code))
+
+            def validate_response(
+                self, response: Any, case: schemathesis.Case, *args: Any, **kwargs: Any
+            ) -> None:
+                case.validate_response(
+                    response, checks=[not_a_server_error, response_schema_conformance]
+                )
+
+        Workflow.run(
+            settings=settings(
+                max_examples=STATEFUL_SCENARIOS,
+                stateful_step_count=STATEFUL_STEPS,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+        )
+    linked_feedback = [status for path, status in calls if path == "/v1/feedback"]
+    assert any(path == "/v1/predict" and status == 200 for path, status in calls), calls
+    # A random prediction_id is never in the log (404): a 200 means the link carried a real one.
+    assert 200 in linked_feedback, calls
+    assert all(status < 500 for _, status in calls)
