@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from keel.backends import mlflow_tracking_uri
+from keel.backends import mlflow_tracking_uri, redact_url
 from keel.errors import InvalidInput
 from keel.settings import Settings
 from keel.workspace import Workspace
@@ -38,7 +38,8 @@ def ui_server(settings: Settings, *, host: str = "127.0.0.1", port: int = 5000) 
     uri = mlflow_tracking_uri(settings)
     if not is_database_uri(uri):
         raise InvalidInput(
-            f"the tracking URI {uri} is already an MLflow server: open it in a browser instead"
+            f"the tracking URI {redact_url(uri)} is already an MLflow server: open it in a browser "
+            "instead"
         )
     bin_dir = Path(sys.executable).parent
     artifacts = Workspace.from_settings(settings).ensure().artifacts_dir.as_uri()

@@ -15,23 +15,24 @@ Scope = Literal["predict", "feedback", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)
 
 
-def parse_tokens(text: str) -> dict[str, frozenset[str]]:
-    """`token=predict+feedback,other=admin` -> {token: scopes}; names a bad entry."""
-    tokens: dict[str, frozenset[str]] = {}
-    for entry in filter(None, (part.strip() for part in text.split(","))):
+def parse_tokens(text: str) -> list[tuple[str, frozenset[str]]]:
+    """`token=predict+feedback,other=admin` -> [(token, scopes)]; a bad entry is named by its
+    position, never by any part of its token."""
+    tokens: list[tuple[str, frozenset[str]]] = []
+    for position, entry in enumerate(filter(None, (part.strip() for part in text.split(",")))):
         token, sep, scopes = entry.partition("=")
         names = frozenset(filter(None, scopes.split("+")))
         unknown = names - set(SCOPES)
         if not sep or not token or not names or unknown:
             raise InsecureConfiguration(
-                f"KEEL_API_TOKENS entry {token[:4]}…: expected token=scope[+scope] with scopes "
+                f"KEEL_API_TOKENS entry {position + 1}: expected token=scope[+scope] with scopes "
                 f"in {', '.join(SCOPES)}"
             )
         if len(token) < 16:
             raise InsecureConfiguration(
-                f"KEEL_API_TOKENS entry {token[:4]}…: tokens need at least 16 characters"
+                f"KEEL_API_TOKENS entry {position + 1}: tokens need at least 16 characters"
             )
-        tokens[token] = names
+        tokens.append((token.strip(), names))
     return tokens
 
 
@@ -51,14 +52,19 @@ class TokenAuth:
         return bool(self.tokens)
 
     def scopes_of(self, header: str | None) -> frozenset[str]:
+        """The scopes of the presented token. Every configured token is compared with
+        `hmac.compare_digest`, with no early exit, so timing tells nothing about which (or
+        whether one) matched; neither the token nor any part of it enters an error or a log."""
         scheme, _, presented = (header or "").partition(" ")
-        if scheme.lower() != "bearer" or not presented:
+        if scheme.lower() != "bearer" or not presented.strip():
             raise Unauthorized("missing bearer token: send `Authorization: Bearer <token>`")
-        found: frozenset[str] | None = None
-        for token, scopes in self.tokens.items():  # compare every token: constant time
-            if hmac.compare_digest(token.encode(), presented.strip().encode()):
-                found = scopes
-        if found is None:
+        candidate = presented.strip().encode()
+        found: frozenset[str] = frozenset()
+        matched = False
+        for token, scopes in self.tokens:
+            if hmac.compare_digest(token.encode(), candidate):
+                found, matched = scopes, True
+        if not matched:
             raise Unauthorized("invalid bearer token")
         return found
 

@@ -8,23 +8,41 @@ from typing import Any
 
 import psycopg
 
+from keel.backends import redact_url
+from keel.errors import BackendUnavailable
 from serving.prediction_log import (
     ADDED_COLUMNS,
-    FeedbackResult,
     LogItem,
+    LogResult,
     PredictionLog,
     predictions_ddl,
 )
+
+
+def _connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
+    """A connection, or `BackendUnavailable` naming the database without its password."""
+    try:
+        return psycopg.connect(url, autocommit=autocommit)
+    except psycopg.Error as error:
+        raise BackendUnavailable(
+            f"cannot reach the prediction log database at {redact_url(url)}: "
+            f"{str(error).strip() or type(error).__name__}"
+        ) from error
 
 
 class PostgresPredictionLog(PredictionLog):
     """Tables `<prefix>predictions` and `<prefix>prediction_feedback` in the given database."""
 
     placeholder = "%s"
+    bigint = "BIGINT"
 
     def __init__(self, url: str, *, table_prefix: str = "keel_") -> None:
-        self._writer = psycopg.connect(url, autocommit=False)
-        self._reader = psycopg.connect(url, autocommit=True)
+        self._writer = _connect(url, autocommit=False)
+        try:
+            self._reader = _connect(url, autocommit=True)
+        except BackendUnavailable:
+            self._writer.close()
+            raise
         self._read_lock = threading.Lock()
         super().__init__(table_prefix=table_prefix)
         with self._writer.cursor() as cursor:
@@ -41,7 +59,7 @@ class PostgresPredictionLog(PredictionLog):
                 )
         self._writer.commit()
 
-    def _commit_group(self, items: Sequence[LogItem]) -> list[FeedbackResult | None]:
+    def _commit_group(self, items: Sequence[LogItem]) -> list[LogResult]:
         try:
             with self._writer.cursor() as cursor:
                 results = self._commit_items(cursor, items)
@@ -56,6 +74,10 @@ class PostgresPredictionLog(PredictionLog):
             cursor.execute(sql, params or None)
             rows = cursor.fetchall()
         yield from rows
+
+    def _table_exists(self, name: str) -> bool:
+        (row,) = self.query("SELECT to_regclass(%s) IS NOT NULL", (name,))
+        return bool(row[0])
 
     def _close(self) -> None:
         self._writer.close()

@@ -12,8 +12,8 @@ from keel.errors import WorkspaceNotReady
 from serving.prediction_log import (
     ADDED_COLUMNS,
     PREDICTION_COLUMNS,
-    FeedbackResult,
     LogItem,
+    LogResult,
     PredictionLog,
     predictions_ddl,
 )
@@ -63,7 +63,7 @@ class SqlitePredictionLog(PredictionLog):
         self._read_lock = threading.Lock()
         super().__init__()
 
-    def _commit_group(self, items: Sequence[LogItem]) -> list[FeedbackResult | None]:
+    def _commit_group(self, items: Sequence[LogItem]) -> list[LogResult]:
         cursor = self._writer.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         try:
@@ -78,6 +78,10 @@ class SqlitePredictionLog(PredictionLog):
         with self._read_lock:
             rows = self._reader.execute(sql, params).fetchall()
         yield from rows
+
+    def _table_exists(self, name: str) -> bool:
+        sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return bool(list(self.query(sql, (name,))))
 
     def _close(self) -> None:
         self._writer.close()

@@ -9,6 +9,7 @@ Parquet and the stats live in `log_export.py`.
 from __future__ import annotations
 
 import json
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -16,9 +17,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from serving.group_commit import GroupCommitter
+from serving.log_erasure import (
+    AUDIT_COLUMNS,
+    ERASE_ACTION,
+    AuditEvent,
+    Erasure,
+    ErasureResult,
+    apply_erasure,
+)
 
 if TYPE_CHECKING:
     from keel.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 ServedBy = Literal["champion", "challenger", "shadow"]
 FeedbackStatus = Literal["recorded", "unchanged", "unknown", "conflict"]
@@ -109,18 +120,22 @@ class FeedbackResult:
     """What the log holds for the prediction after the call (None when unknown)."""
 
 
-LogItem = list[PredictionRecord] | Feedback
+LogItem = list[PredictionRecord] | Feedback | Erasure
+LogResult = FeedbackResult | ErasureResult | None
 
 
 class PredictionLog(ABC):
-    """Append-only predictions plus first-write-wins feedback, committed in groups."""
+    """Append-only predictions plus first-write-wins feedback, committed in groups; the one
+    deletion is a customer's erasure (`forget_customer`), audited in the audit table."""
 
     placeholder = "?"
+    bigint = "INTEGER"
 
     def __init__(self, *, table_prefix: str = "") -> None:
         self.predictions_table = f"{table_prefix}predictions"
         self.feedback_table = f"{table_prefix}prediction_feedback"
-        self._committer: GroupCommitter[LogItem, FeedbackResult | None] = GroupCommitter(
+        self.audit_table = f"{table_prefix}audit"
+        self._committer: GroupCommitter[LogItem, LogResult] = GroupCommitter(
             self._commit_group, name="prediction-log"
         )
 
@@ -137,12 +152,28 @@ class PredictionLog(ABC):
 
     async def record_feedback(self, feedback: Feedback) -> FeedbackResult:
         result = await self._committer.commit(feedback)
-        assert result is not None
+        assert isinstance(result, FeedbackResult)
         return result
 
     def record_feedback_now(self, feedback: Feedback) -> FeedbackResult:
         result = self._committer.commit_now(feedback)
-        assert result is not None
+        assert isinstance(result, FeedbackResult)
+        return result
+
+    def forget_customer(self, customer_id: int, *, actor: str) -> ErasureResult:
+        """Erase the customer's predictions and their feedback in one transaction, with an
+        audit row (counts, actor, time; no customer data). Blocks until durable."""
+        result = self._committer.commit_now(Erasure(customer_id, actor, datetime.now(UTC)))
+        assert isinstance(result, ErasureResult)
+        # Like the audit row, the log line names no customer.
+        logger.info(
+            "audit %s: %s by %s erased %d predictions and %d feedback records",
+            result.audit_id,
+            ERASE_ACTION,
+            actor,
+            result.predictions,
+            result.feedback,
+        )
         return result
 
     def close(self) -> None:
@@ -196,14 +227,27 @@ class PredictionLog(ABC):
         held = Feedback(feedback.prediction_id, int(existing[0]), from_micros(int(existing[1])))
         return FeedbackResult("unchanged" if held == feedback else "conflict", held)
 
-    def _commit_items(self, cursor: Any, items: Sequence[LogItem]) -> list[FeedbackResult | None]:
+    def _commit_items(self, cursor: Any, items: Sequence[LogItem]) -> list[LogResult]:
         rows = [r.row() for item in items if isinstance(item, list) for r in item]
         if rows:
             cursor.executemany(self._insert_predictions_sql(), rows)
-        return [
-            self._apply_feedback(cursor, item) if isinstance(item, Feedback) else None
-            for item in items
-        ]
+        return [self._apply_item(cursor, item) for item in items]
+
+    def _apply_item(self, cursor: Any, item: LogItem) -> LogResult:
+        if isinstance(item, Feedback):
+            return self._apply_feedback(cursor, item)
+        if isinstance(item, Erasure):
+            return apply_erasure(
+                cursor,
+                item,
+                predictions_table=self.predictions_table,
+                feedback_table=self.feedback_table,
+                audit_table=self.audit_table,
+                placeholder=self.placeholder,
+                bigint=self.bigint,
+                at_micros=to_micros(item.at),
+            )
+        return None
 
     def _select_prediction_sql(self) -> str:
         columns = ", ".join(PREDICTION_COLUMNS)
@@ -229,12 +273,15 @@ class PredictionLog(ABC):
 
     # Backend specifics.
     @abstractmethod
-    def _commit_group(self, items: Sequence[LogItem]) -> list[FeedbackResult | None]:
+    def _commit_group(self, items: Sequence[LogItem]) -> list[LogResult]:
         """Write all items in one transaction and make it durable."""
 
     @abstractmethod
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
         """Rows of a read-only query (on a connection separate from the writer's)."""
+
+    @abstractmethod
+    def _table_exists(self, name: str) -> bool: ...
 
     @abstractmethod
     def _close(self) -> None: ...
@@ -256,6 +303,23 @@ class PredictionLog(ABC):
     def count(self) -> int:
         (row,) = self.query(f"SELECT COUNT(*) FROM {self.predictions_table}")
         return int(row[0])
+
+    def audit_events(self) -> list[AuditEvent]:
+        """Every audited action, oldest first (the table appears with the first one)."""
+        if not self._table_exists(self.audit_table):
+            return []
+        sql = f"SELECT {', '.join(AUDIT_COLUMNS)} FROM {self.audit_table} ORDER BY audit_id"
+        return [
+            AuditEvent(
+                audit_id=str(row[0]),
+                at=from_micros(int(row[1])),
+                action=str(row[2]),
+                actor=str(row[3]),
+                predictions=int(row[4]),
+                feedback=int(row[5]),
+            )
+            for row in self.query(sql)
+        ]
 
 
 def predictions_ddl(predictions: str, feedback: str, *, real: str, bigint: str) -> list[str]:

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from keel.errors import KeelError
+from keel.redaction import configured_secrets, install_redaction, redact
+from keel.settings import get_settings
 
 # Piped or captured output (CI logs, scripts, tests) gets wide tables instead of Rich's 80
 # columns, which would cut cells; a terminal keeps its own width.
@@ -25,8 +27,29 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (KeelError, ValueError) as error:
-        console.print(f"[red]error:[/] {escape(str(error))}", soft_wrap=True)
+        message = redact(str(error), _secrets())
+        console.print(f"[red]error:[/] {escape(message)}", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
+
+
+def _secrets() -> list[str]:
+    """The configured secrets to mask in a message (none if the settings themselves are bad)."""
+    try:
+        return configured_secrets(get_settings())
+    except ValueError:
+        return []
+
+
+def guard_process(*, check_production: bool = True) -> None:
+    """At CLI start-up: redact secrets from every log line (filter on the root logger's
+    handlers), and refuse a production profile with default or empty credentials (exit 2)."""
+    from keel.production_checks import refuse_insecure_production
+
+    with user_errors():
+        settings = get_settings()
+        install_redaction(settings)
+        if check_production:
+            refuse_insecure_production(settings)
 
 
 @contextmanager

@@ -6,14 +6,17 @@ Command groups live in their own modules (`keel/cli/<group>.py`) and are registe
 from __future__ import annotations
 
 import logging
+import sys
 import warnings
 
 import typer
 
+from keel.cli.common import guard_process
 from keel.cli.data import data_app
 from keel.cli.demo import demo_command
 from keel.cli.export_sql import export_sql_command
 from keel.cli.features import features_app
+from keel.cli.infra import infra_app
 from keel.cli.learning_curve import learning_curve_command
 from keel.cli.models import models_app
 from keel.cli.monitor import monitor_app
@@ -32,6 +35,7 @@ app.add_typer(models_app, name="models")
 models_app.command("export-sql")(export_sql_command)
 app.add_typer(predictions_app, name="predictions")
 app.add_typer(monitor_app, name="monitor")
+app.add_typer(infra_app, name="infra")
 app.command("train")(train_command)
 app.command("learning-curve")(learning_curve_command)
 app.command("serve")(serve_command)
@@ -57,6 +61,7 @@ def quiet_libraries() -> None:
     )
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
+    guard_process(check_production="--help" not in sys.argv[1:])  # help is never refused
 
 
 if __name__ == "__main__":

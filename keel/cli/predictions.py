@@ -1,7 +1,9 @@
-"""`keel predictions export|stats`: the prediction log as Parquet, and who served what."""
+"""`keel predictions export|stats|trace|forget`: the prediction log as Parquet, who served
+what, where one prediction came from, and a customer's erasure."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +13,7 @@ from rich.table import Table
 from keel.cli.common import console, user_errors
 from keel.settings import get_settings
 
-predictions_app = typer.Typer(help="The prediction log: export and statistics.")
+predictions_app = typer.Typer(help="The prediction log: export, statistics, trace and erasure.")
 
 
 @predictions_app.command("export")
@@ -59,3 +61,52 @@ def stats_command() -> None:
     answered = sum(row.with_feedback for row in stats)
     console.print(table)
     console.print(f"total {total:,} predictions, {answered:,} with feedback")
+
+
+@predictions_app.command("trace")
+def trace_command(
+    prediction_id: Annotated[str, typer.Argument(help="A prediction id from an answer or export.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Model version, run, dataset digest, feature service, code commits, features and score."""
+    from keel.cli.predictions_render import trace_table
+    from serving.prediction_log import open_prediction_log
+    from serving.trace import trace_prediction
+
+    settings = get_settings()
+    with user_errors():
+        log = open_prediction_log(settings)
+        try:
+            trace = trace_prediction(settings, log, prediction_id)
+        finally:
+            log.close()
+    if as_json:
+        typer.echo(json.dumps(trace.as_dict(), indent=2, default=str))
+    else:
+        console.print(trace_table(trace))
+
+
+@predictions_app.command("forget")
+def forget_command(
+    customer_id: Annotated[
+        int, typer.Option("--customer-id", help="The customer whose records are erased.")
+    ],
+    actor: Annotated[
+        str | None, typer.Option("--actor", help="Who (default KEEL_ACTOR, else the OS user).")
+    ] = None,
+) -> None:
+    """Erase a customer's predictions and feedback (one transaction), audited without their data."""
+    from registry.aliases import resolve_actor
+    from serving.prediction_log import open_prediction_log
+
+    settings = get_settings()
+    with user_errors():
+        log = open_prediction_log(settings)
+        try:
+            erased = log.forget_customer(customer_id, actor=resolve_actor(settings, actor))
+        finally:
+            log.close()
+    console.print(
+        f"erased {erased.predictions:,} predictions and {erased.feedback:,} feedback records "
+        f"(audit {erased.audit_id})"
+    )

@@ -10,6 +10,9 @@ import typer
 from keel.cli.common import user_errors
 from keel.settings import get_settings
 
+LIBRARY_LOGGERS = ("mlflow", "feast", "alembic", "urllib3", "httpx")
+"""Kept at ERROR in the workers, as the CLI keeps them in its own process."""
+
 
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -21,14 +24,26 @@ def serve_command(
     """Serve predictions of the champion model over HTTP (features + model + log, one hop)."""
     import uvicorn
 
+    from keel.production_checks import refuse_insecure_production
+    from keel.redaction import uvicorn_log_config
     from serving.app import create_app
 
     settings = get_settings()
     count = workers or settings.workers
+    # Every worker applies this config: uvicorn's handlers and the root's redact secrets.
+    log_config = uvicorn_log_config(quiet=LIBRARY_LOGGERS)
     with user_errors():
+        refuse_insecure_production(settings)
         app = create_app(settings)  # refuses unsafe settings before binding the port
         if count == 1:
-            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                log_config=log_config,
+            )
         else:
             from serving.metrics import worker_metrics_directory
 
@@ -43,4 +58,5 @@ def serve_command(
                     workers=count,
                     log_level="warning",
                     access_log=False,
+                    log_config=log_config,
                 )
