@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import subprocess
@@ -26,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
+from http_load import post_request, read_status
 
 from keel.backends import mlflow_tracking_uri
 from keel.server_process import free_port, settings_env
@@ -55,18 +55,12 @@ async def _one_connection(
             writer.write(requests[i % len(requests)])
             i += 1
             try:
-                head = await reader.readuntil(b"\r\n\r\n")
+                status = await read_status(reader)
             except (asyncio.IncompleteReadError, ConnectionError):
                 errors += 1  # the server closed the connection: count it, reconnect
                 writer.close()
                 reader, writer = await asyncio.open_connection(host, port)
                 continue
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
             latencies.append(time.perf_counter() - started)
             errors += status != 200
     finally:
@@ -77,14 +71,7 @@ async def _one_connection(
 def load(url: str, path: str, bodies: list[dict[str, object]], c: int, seconds: float) -> Result:
     """`c` keep-alive connections posting `bodies` in turn for `seconds`."""
     host, port = url.removeprefix("http://").split(":")
-    requests = []
-    for body in bodies:
-        data = json.dumps(body).encode()
-        requests.append(
-            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\n\r\n".encode()
-            + data
-        )
+    requests = [post_request(host, path, body) for body in bodies]
 
     async def run() -> tuple[list[float], int]:
         latencies: list[float] = []

@@ -70,6 +70,8 @@ class OneRuleClassifier(ClassifierMixin, BaseEstimator):
         self.threshold_, self.rates_ = self._best_split(signed, target)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[1]
+        # Serving reads the input columns from here (through the Pipeline): keep them all.
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
         return self
 
     def _best_split(

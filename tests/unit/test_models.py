@@ -79,3 +79,18 @@ def test_contributions_add_up_to_the_models_log_odds(frame) -> None:
     top = top_contributions(contributions.iloc[0], top=2)
     assert len(top) == 2
     assert abs(top[0][1]) >= abs(top[1][1])
+
+
+def test_every_candidate_can_be_served_from_its_recorded_input_columns(frame) -> None:
+    """Serving builds its input frame from `feature_names_in_`: every candidate must keep it
+    (a registered one-rule model once answered 500 because its pipeline had none)."""
+    from serving.scoring import make_scorer
+
+    x, y = frame
+    rows = x.head(5).to_dict("records")
+    for name, pipeline in candidates(list(x.columns)):
+        fitted = pipeline.fit(x, y)
+        columns = [str(c) for c in getattr(fitted, "feature_names_in_", [])]
+        assert columns == list(x.columns), name
+        scores = make_scorer(fitted, columns)(rows)
+        assert np.allclose(scores, fitted.predict_proba(x.head(5))[:, 1]), name
