@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,6 @@ import mlflow
 import pandas as pd
 from feast import FeatureStore
 from mlflow.models import infer_signature
-from mlflow.tracking import get_tracking_uri, is_tracking_uri_set, set_tracking_uri
 from sklearn.pipeline import Pipeline
 
 from keel.feature_store import open_store
@@ -159,18 +157,6 @@ def _log_model(
     )
 
 
-@contextmanager
-def _global_tracking_uri_kept() -> Iterator[None]:
-    """Feast's `store.mlflow.start_run` points MLflow's process-wide tracking URI (and the
-    `MLFLOW_TRACKING_URI` variable child processes inherit) at this workspace's backend: put it
-    back afterwards, so training leaves no global state behind in a long-lived process."""
-    previous = get_tracking_uri() if is_tracking_uri_set() else None
-    try:
-        yield
-    finally:
-        set_tracking_uri(previous)  # type: ignore[arg-type]  # None unsets it
-
-
 def train(
     settings: Settings,
     *,
@@ -190,12 +176,9 @@ def train(
     if "seed" in manifest:
         tags["keel.generator_seed"] = str(manifest["seed"])
 
-    with (
-        _global_tracking_uri_kept(),
-        store.mlflow.start_run(
-            run_name=f"{settings.model_name}-train", experiment_id=experiment_id, tags=tags
-        ) as parent,
-    ):
+    with store.mlflow.start_run(
+        run_name=f"{settings.model_name}-train", experiment_id=experiment_id, tags=tags
+    ) as parent:
         # MLflow 3 files logged models under the fluent experiment, not the active run's:
         # without this they would land in `./mlruns/0` of the current directory.
         mlflow.set_experiment(experiment_id=experiment_id)
