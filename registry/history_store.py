@@ -10,7 +10,7 @@ MLflow's alias row and Keel's history row, and commits both or neither.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
 from mlflow.entities.model_registry.model_version_stages import STAGE_DELETED_INTERNAL
@@ -213,39 +213,28 @@ class AliasHistoryStore:
                     )
                 self._require_version(connection, request.model_name, request.to_version)
                 self._write_alias(connection, request, current)
+                moved = HistoryRecord(
+                    id=0,  # assigned by the insert
+                    model_name=request.model_name,
+                    alias=request.alias,
+                    from_version=current,
+                    to_version=request.to_version,
+                    action=request.action,
+                    actor=request.actor,
+                    reason=request.reason,
+                    forced=request.forced,
+                    moved_at=moved_at,
+                )
+                row = {k: v for k, v in asdict(moved).items() if k != "id"}
                 record_id = connection.execute(
                     alias_history_table.insert()
-                    .values(
-                        workspace=self.workspace,
-                        model_name=request.model_name,
-                        alias=request.alias,
-                        from_version=current,
-                        to_version=request.to_version,
-                        action=request.action,
-                        actor=request.actor,
-                        reason=request.reason,
-                        forced=request.forced,
-                        moved_at=moved_at,
-                    )
+                    .values(workspace=self.workspace, **row)
                     .returning(alias_history_table.c.id)
                 ).scalar_one()
         except OperationalError as error:
-            raise BackendUnavailable(
-                f"could not move {request.model_name}@{request.alias} in {self.url}: "
-                f"{str(error.orig).splitlines()[0]}"
-            ) from error
-        return HistoryRecord(
-            id=int(record_id),
-            model_name=request.model_name,
-            alias=request.alias,
-            from_version=current,
-            to_version=request.to_version,
-            action=request.action,
-            actor=request.actor,
-            reason=request.reason,
-            forced=request.forced,
-            moved_at=moved_at,
-        )
+            what = f"could not move {request.model_name}@{request.alias}"
+            raise self._unavailable(what, error) from error
+        return replace(moved, id=int(record_id))
 
     def history(self, model_name: str, alias: str | None = None) -> list[HistoryRecord]:
         """Recorded moves of a model's aliases (or one alias), oldest first."""
