@@ -5,20 +5,33 @@
 Loopback only. Starts `keel serve` on a copy of a workspace (a small demo is generated at
 `--home` if it is missing; the copy starts with an empty prediction log), measures capacity with
 closed-loop load (one customer per request, c=8), then sends requests open-loop at
-`--load` (default 0.5) of that rate for `--minutes`, bounded by a request count as well as by
-time. Latency is measured from each request's *scheduled* send time, so a server that falls
-behind shows it (no coordinated omission). Per window: requests, non-200 answers, p50/p99, the
-server's RSS (all its processes) and CPU.
+`--load` (default 0.5) of that rate (or `--rate`): `--settle` seconds (default 30; the server
+recovers from the saturating probe; errors count, latency is shown but not judged), then
+`--minutes` in `--windows`, bounded by a request count as well as by time. The client runs on
+uvloop with its garbage collector frozen and off: its own pauses would count as the server's
+latency (a 200 ms gen-2 collection was seen in the client otherwise). Latency is measured
+from each request's *scheduled* send time, so a server that falls behind shows it (no
+coordinated omission). Per window: requests, non-200 answers, p50/p99, the server's RSS
+(all its processes) and CPU, other processes' CPU and the CPU the hypervisor stole
+(percent of one CPU): a window slowed by its neighbours shows it. `--trace FILE` writes every
+request's send time, latency and status.
 
 Pass/fail (exit 1 on any failure): RSS growth from the first to the last window under 10%, no
-error, and the largest window p99 within 2x of the smallest.
+error, and the largest window p99 within 2x of the smallest among the windows in which the
+hypervisor stole at most `--max-steal` (5%) of a CPU. On this shared 2-CPU VM steal reached
+21% in some minutes and the p99 followed it (12.9 ms at 0.9% steal, 30.2 ms at 15%): such
+windows are shown, marked, and not judged. Fewer than half the windows clean: exit 3,
+inconclusive.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import csv
+import gc
 import shutil
 import statistics
 import sys
@@ -28,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import uvloop
 from http_load import post_request, read_status
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -42,6 +56,30 @@ ANSWER_TIMEOUT_S = 10.0  # an answer later than this counts as an error
 
 
 @dataclass
+class CpuSample:
+    """CPU seconds so far: the server's, this client's, the whole machine's busy and stolen."""
+
+    at: float
+    server: float
+    client: float
+    busy: float
+    steal: float
+
+    @classmethod
+    def take(cls, server: psutil.Process) -> CpuSample:
+        machine = psutil.cpu_times()
+        own = psutil.Process().cpu_times()
+        busy = machine.user + machine.nice + machine.system + machine.irq + machine.softirq
+        return cls(
+            time.perf_counter(),
+            server_cpu_seconds(server),
+            own.user + own.system,
+            busy,
+            getattr(machine, "steal", 0.0),
+        )
+
+
+@dataclass
 class Window:
     """What one slice of the soak saw."""
 
@@ -50,10 +88,33 @@ class Window:
     errors: int = 0
     rss_mb: float = 0.0
     cpu_percent: float = 0.0
+    others_percent: float = 0.0
+    steal_percent: float = 0.0
+    settling: bool = False
+    first: CpuSample | None = None
+
+    def sampled(self, now: CpuSample) -> None:
+        """Update the window's CPU shares (percent of one CPU) from its first sample to `now`."""
+        if self.first is None:
+            self.first = now
+        spent = now.at - self.first.at
+        if spent > 0:
+            server = now.server - self.first.server
+            client = now.client - self.first.client
+            busy = now.busy - self.first.busy
+            self.cpu_percent = 100 * server / spent
+            self.others_percent = max(0.0, 100 * (busy - server - client) / spent)
+            self.steal_percent = 100 * (now.steal - self.first.steal) / spent
 
     def percentile(self, q: float) -> float:
         ordered = sorted(self.latencies)
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000 if ordered else 0.0
+
+
+def window_at(windows: list[Window], elapsed_s: float) -> Window:
+    """The window that `elapsed_s` (seconds since the load started) falls in."""
+    index = bisect.bisect_right([w.started_s for w in windows], elapsed_s) - 1
+    return windows[max(0, index)]
 
 
 def server_rss_mb(process: psutil.Process) -> float:
@@ -102,12 +163,12 @@ async def open_loop(
     requests: list[bytes],
     rate: float,
     windows: list[Window],
-    window_s: float,
+    total_s: float,
     on_tick: object,
+    trace: list[tuple[float, float, int]] | None = None,
 ) -> None:
     """Send at `rate` requests/s in total from CONNECTIONS connections, each on its own
-    schedule, until every window is over; latency counts from the scheduled send time."""
-    total_s = window_s * len(windows)
+    schedule, for `total_s`; latency counts from the scheduled send time."""
     interval = CONNECTIONS / rate
     start = time.perf_counter()
 
@@ -129,8 +190,10 @@ async def open_loop(
                     status = 0
                     writer.close()
                     reader, writer = await asyncio.open_connection(host, port)
-                window = windows[min(int((scheduled - start) / window_s), len(windows) - 1)]
+                window = window_at(windows, scheduled - start)
                 window.latencies.append(time.perf_counter() - scheduled)
+                if trace is not None:
+                    trace.append((scheduled - start, window.latencies[-1], status))
                 window.errors += status != 200
                 n += 1
         finally:
@@ -144,33 +207,57 @@ async def open_loop(
     await asyncio.gather(sampler(), *(connection(k) for k in range(CONNECTIONS)))
 
 
-def report(console: Console, capacity: float, rate: float, windows: list[Window]) -> bool:
+def report(
+    console: Console, capacity: float, rate: float, windows: list[Window], max_steal: float
+) -> int:
+    """Print the windows and the verdict: 0 pass, 1 fail, 3 inconclusive (the host stole too
+    much CPU in too many windows to judge the p99's stability)."""
     table = Table(title=f"soak at {rate:.0f} req/s ({rate / capacity:.0%} of {capacity:.0f})")
-    for column in ("from s", "requests", "errors", "p50 ms", "p99 ms", "RSS MB", "CPU %"):
+    columns = ("from s", "requests", "errors", "p50 ms", "p99 ms", "RSS MB", "CPU %", "others %")
+    for column in (*columns, "steal %"):
         table.add_column(column, justify="right")
     for w in windows:
         table.add_row(
-            f"{w.started_s:.0f}",
+            "settle" if w.settling else f"{w.started_s:.0f}",
             f"{len(w.latencies):,}",
             str(w.errors),
             f"{w.percentile(0.5):.2f}",
             f"{w.percentile(0.99):.2f}",
             f"{w.rss_mb:.1f}",
             f"{w.cpu_percent:.0f}",
+            f"{w.others_percent:.0f}",
+            f"{w.steal_percent:.1f}" + (" *" if w.steal_percent > max_steal else ""),
         )
     console.print(table)
-    p99s = [w.percentile(0.99) for w in windows if w.latencies]
-    growth = (windows[-1].rss_mb - windows[0].rss_mb) / windows[0].rss_mb
     errors = sum(w.errors for w in windows)
-    spread = max(p99s) / min(p99s)
+    windows = [w for w in windows if not w.settling and w.latencies]
+    growth = (windows[-1].rss_mb - windows[0].rss_mb) / windows[0].rss_mb
+    every = [w.percentile(0.99) for w in windows]
+    clean = [w.percentile(0.99) for w in windows if w.steal_percent <= max_steal]
+    console.print(
+        f"p99 max/min over every window {max(every) / min(every):.2f}x; "
+        f"* = the hypervisor stole more than {max_steal:g}% of a CPU in that window"
+    )
     checks = {
         f"RSS growth {growth:+.1%} (< 10%)": growth < 0.10,
         f"errors {errors} (0)": errors == 0,
-        f"p99 max/min {spread:.2f}x (<= 2x; median {statistics.median(p99s):.2f} ms)": spread <= 2,
     }
+    judged = len(clean) >= max(2, len(windows) / 2)
+    if judged:
+        spread = max(clean) / min(clean)
+        text = f"{spread:.2f}x (<= 2x; median {statistics.median(clean):.2f} ms)"
+        checks[f"p99 max/min over the {len(clean)} windows without steal {text}"] = spread <= 2
     for text, ok in checks.items():
         console.print(f"[{'green' if ok else 'red'}]{'pass' if ok else 'FAIL'}[/] {text}")
-    return all(checks.values())
+    if not all(checks.values()):
+        return 1
+    if not judged:
+        console.print(
+            f"[yellow]inconclusive[/] p99 stability: only {len(clean)} of {len(windows)} "
+            "windows ran without steal; run again on a quieter host"
+        )
+        return 3
+    return 0
 
 
 def main() -> None:
@@ -180,6 +267,17 @@ def main() -> None:
     parser.add_argument("--windows", type=int, default=20)
     parser.add_argument("--load", type=float, default=0.5, help="share of measured capacity")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--rate", type=float, help="requests/s (instead of --load x capacity)")
+    parser.add_argument(
+        "--max-steal", type=float, default=5.0,
+        help="a window whose stolen CPU exceeds this (percent of one CPU) is not judged for p99",
+    )  # fmt: skip
+    parser.add_argument("--trace", type=Path, help="CSV of every request: sent_s,latency_ms,status")
+    parser.add_argument(
+        "--settle", type=float, default=30.0,
+        help="seconds at the soak rate before the first window (errors count, latency is shown "
+        "but not judged): the server recovers from the saturating capacity probe",
+    )  # fmt: skip
     args = parser.parse_args()
     console = Console()
     settings = Settings(home=args.home)
@@ -197,36 +295,44 @@ def main() -> None:
         with server_process(served, log_file=Path(tmp) / "server.log") as (url, child):
             host, port = url.removeprefix("http://").split(":")
             requests = [post_request(host, "/v1/predict", {"customer_id": c}) for c in customers]
-            capacity = asyncio.run(closed_loop(host, int(port), requests, 10.0))
-            rate = capacity * args.load
+            gc.collect()
+            gc.freeze()  # the client's own pauses would count as the server's latency
+            gc.disable()
+            capacity = uvloop.run(closed_loop(host, int(port), requests, 10.0))
+            rate = args.rate or capacity * args.load
             window_s = args.minutes * 60 / args.windows
-            windows = [Window(i * window_s, []) for i in range(args.windows)]
+            settle = [Window(0.0, [], settling=True)] if args.settle > 0 else []
+            windows = settle + [Window(args.settle + i * window_s, []) for i in range(args.windows)]
+            total_s = args.settle + window_s * args.windows
             server = psutil.Process(child.pid)
-            window_start_cpu = {0: server_cpu_seconds(server)}
+            windows[0].sampled(CpuSample.take(server))
 
             with Progress(
                 TextColumn("soak"), BarColumn(), TextColumn("{task.description}"),
                 TimeRemainingColumn(), console=console,
             ) as progress:  # fmt: skip
-                task = progress.add_task("", total=window_s * args.windows)
+                task = progress.add_task("", total=total_s)
 
                 def tick(elapsed: float) -> None:
-                    index = min(int(elapsed / window_s), args.windows - 1)
-                    window = windows[index]
+                    window = window_at(windows, elapsed)
                     window.rss_mb = server_rss_mb(server)
-                    cpu = server_cpu_seconds(server)
-                    start_cpu = window_start_cpu.setdefault(index, cpu)
-                    spent = elapsed - window.started_s
-                    if spent > 0:
-                        window.cpu_percent = 100 * (cpu - start_cpu) / spent
+                    window.sampled(CpuSample.take(server))
                     progress.update(
                         task,
                         completed=elapsed,
                         description=f"{window.rss_mb:.0f} MB, {sum(w.errors for w in windows)} err",
                     )
 
-                asyncio.run(open_loop(host, int(port), requests, rate, windows, window_s, tick))
-    sys.exit(0 if report(console, capacity, rate, windows) else 1)
+                trace: list[tuple[float, float, int]] | None = [] if args.trace else None
+                load = open_loop(host, int(port), requests, rate, windows, total_s, tick, trace)
+                uvloop.run(load)
+            gc.enable()
+    if args.trace and trace is not None:
+        with args.trace.open("w", newline="") as out:
+            rows = csv.writer(out)
+            rows.writerow(("sent_s", "latency_ms", "status"))
+            rows.writerows((f"{t:.4f}", f"{lat * 1000:.3f}", code) for t, lat, code in trace)
+    sys.exit(report(console, capacity, rate, windows, args.max_steal))
 
 
 if __name__ == "__main__":

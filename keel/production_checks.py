@@ -2,8 +2,9 @@
 
 The rule (also in infra/README.md and infra/production.env.example):
 
-- `KEEL_REDIS_URL`, `KEEL_POSTGRES_URL` (and `KEEL_MLFLOW_TRACKING_URI` when it carries
-  credentials): a password that is a well-known default (`CHANGE_ME`, `changeme`, `password`,
+- `KEEL_REDIS_URL`, `KEEL_POSTGRES_URL`, `KEEL_MLFLOW_BACKEND_STORE_URI` when it names a
+  database server (alias moves write there), and `KEEL_MLFLOW_TRACKING_URI` when it carries
+  credentials: a password that is a well-known default (`CHANGE_ME`, `changeme`, `password`,
   `postgres`, `admin`, `redis`, `secret`, ...) is always refused. An empty or missing password is
   refused unless the host is loopback (`127.0.0.1`, `localhost`, `::1`) or a Unix socket: a
   trust-auth server on the same machine (development, CI) is not a network credential.
@@ -84,6 +85,9 @@ def production_problems(settings: Settings) -> list[str]:
     tracking = settings.mlflow_tracking_uri or ""
     if "@" in tracking:  # only a tracking URI with credentials has credentials to check
         urls["KEEL_MLFLOW_TRACKING_URI"] = tracking
+    backend = settings.mlflow_backend_store_uri or ""
+    if "://" in backend and not backend.startswith("sqlite:"):  # a server, not a file
+        urls["KEEL_MLFLOW_BACKEND_STORE_URI"] = backend
     for name, url in urls.items():
         problem = url_problem(url)
         if problem:

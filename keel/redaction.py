@@ -35,7 +35,13 @@ def configured_secrets(settings: Settings) -> list[str]:
         token = entry.strip().partition("=")[0].strip()
         if token:
             secrets.append(token)
-    for url in (settings.redis_url, settings.postgres_url, settings.mlflow_tracking_uri or ""):
+    urls = (
+        settings.redis_url,
+        settings.postgres_url,
+        settings.mlflow_tracking_uri or "",
+        settings.mlflow_backend_store_uri or "",
+    )
+    for url in urls:
         try:
             password = urlsplit(url).password
         except ValueError:

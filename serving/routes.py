@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from keel.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
@@ -37,7 +38,32 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-RequestId = Annotated[str | None, Header(max_length=128)]
+REQUEST_ID_MAX = 128
+REQUEST_ID_PARAMETER = {
+    "name": "x-request-id",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": REQUEST_ID_MAX, "title": "X-Request-Id"},
+    "description": "Your id for the request, kept with every prediction it made.",
+}
+
+
+def _request_id(request: Request) -> str | None:
+    """The `X-Request-Id` header, checked as FastAPI would check a declared header. Read by
+    hand on the prediction route: FastAPI's per-request parameter solving cost about 5% of a
+    prediction's CPU (py-spy under the soak)."""
+    value = request.headers.get("x-request-id")
+    if value is not None and len(value) > REQUEST_ID_MAX:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("header", "x-request-id"),
+                    "msg": f"String should have at most {REQUEST_ID_MAX} characters",
+                    "type": "string_too_long",
+                }
+            ]
+        )
+    return value
 
 
 def _answer(prediction: Prediction) -> dict[str, Any]:
@@ -77,11 +103,13 @@ def _item_error(item: ItemError) -> dict[str, Any]:
     response_model_exclude_none=True,
     responses=ERRORS,
     dependencies=[Depends(require("predict"))],
+    openapi_extra={"parameters": [REQUEST_ID_PARAMETER]},
 )
-async def predict(
-    body: PredictRequest, runtime: RuntimeDep, x_request_id: RequestId = None
-) -> JSONResponse:
+async def predict(request: Request, body: PredictRequest) -> JSONResponse:
     """Churn probability of one customer or a batch; every answer is logged before it is sent."""
+    # Runtime and request id are read here, not declared: the hot path skips solving them.
+    runtime: Runtime = request.app.state.runtime
+    x_request_id = _request_id(request)
     customers = [body.customer_id] if body.customer_id is not None else body.customers or []
     if len(customers) > runtime.settings.max_batch:
         raise PayloadTooLarge(

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from feast import FeatureStore
 
@@ -22,6 +20,7 @@ from keel.provenance import code_commit
 from keel.settings import Settings
 from registry.client import mlflow_client
 from serving.batcher import MicroBatcher
+from serving.log_disk import disk_problem
 from serving.metrics import Metrics
 from serving.model_cache import ModelCache
 from serving.model_files_cache import ModelFilesCache, cache_root
@@ -60,19 +59,6 @@ def log_location(settings: Settings) -> str:
 LOG_FAILURE_MEMORY_S = 5.0
 
 
-def disk_problem(path: Path) -> str | None:
-    """Whether the file system of `path` is read-only or full (naming `path`), else None."""
-    try:
-        stats = os.statvfs(path.parent)
-    except OSError as error:
-        return f"{path.parent}: {error.strerror or error}"
-    if stats.f_flag & os.ST_RDONLY:
-        return f"read-only file system ({path})"
-    if stats.f_bavail * stats.f_frsize < 64 * 1024:
-        return f"disk full ({path}: {stats.f_bavail * stats.f_frsize} bytes free)"
-    return None
-
-
 def _reason(error: BaseException) -> str:
     text = str(error).strip()
     first = text.splitlines()[0] if text else ""
@@ -105,7 +91,8 @@ class Runtime:
             await self.log.commit(records)
         except Exception as error:
             self.metrics.log_failures.inc()
-            self.log_error = _reason(error)
+            disk = self._disk_problem()
+            self.log_error = _reason(error) + (f"; {disk}" if disk else "")
             self.log_failed_at = time.monotonic()
             raise LogUnavailable(
                 f"the prediction log ({log_location(self.settings)}) could not commit "
@@ -201,16 +188,21 @@ class Runtime:
         """Why the prediction log cannot take records now, or None: the local log's disk is
         read-only or full, or a commit failed within the last `LOG_FAILURE_MEMORY_S` seconds
         (so a server that receives no traffic while failing still turns ready again)."""
-        if self.settings.profile != "production":
-            from keel.workspace import Workspace
-
-            problem = disk_problem(Workspace.from_settings(self.settings).prediction_log)
-            if problem:
-                return problem
+        problem = self._disk_problem()
+        if problem:
+            return problem
         recent = time.monotonic() - self.log_failed_at < LOG_FAILURE_MEMORY_S
         if self.log_error is not None and recent:
             return f"last commit failed: {self.log_error}"
         return None
+
+    def _disk_problem(self) -> str | None:
+        """The local log's disk trouble (read-only, full), if any; None in production."""
+        if self.settings.profile == "production":
+            return None
+        from keel.workspace import Workspace
+
+        return disk_problem(Workspace.from_settings(self.settings).prediction_log)
 
     def close(self) -> None:
         self.log.close()

@@ -1,6 +1,7 @@
-"""The disk of the local prediction log fills up while the API serves: predictions fail closed
-(503 saying why, with Retry-After), nothing is answered without its record, and the same
-process serves again once space is freed."""
+"""The disk of the local prediction log fills up, or fails and is taken read-only by the kernel,
+while the API serves: predictions fail closed (503 saying why, with Retry-After), nothing is
+answered without its record, and (disk full) the same process serves again once space is
+freed."""
 
 from __future__ import annotations
 
@@ -106,4 +107,84 @@ def test_full_log_disk_fails_closed_with_503_and_recovers_when_space_returns(
             logged = [row[0] for row in log.query("SELECT prediction_id FROM predictions")]
         finally:
             log.close()
+    assert sorted(logged) == sorted(answered), "logged rows and 200s differ"
+
+
+@contextmanager
+def failing_disk(directory: Path, image: Path) -> Iterator[Path]:
+    """An ext4 file system on a loop device, mounted on `directory` with `errors=remount-ro`;
+    yields its sysfs directory, whose `trigger_fs_error` makes the kernel take the disk
+    read-only under the server's open files, as a failing disk does. (A plain `remount,ro` is
+    refused while SQLite holds the log open for writing.)"""
+    directory.mkdir(parents=True, exist_ok=True)
+    made = subprocess.run(
+        ["mkfs.ext4", "-q", "-F", str(image), "64M"], capture_output=True, text=True
+    )
+    mounted = made.returncode == 0 and (
+        subprocess.run(
+            ["mount", "-o", "loop,errors=remount-ro", str(image), str(directory)],
+            capture_output=True,
+            text=True,
+        ).returncode
+        == 0
+    )
+    if not mounted:
+        pytest.skip(f"cannot mount an ext4 image on a loop device here: {made.stderr.strip()}")
+    try:
+        device = subprocess.run(
+            ["findmnt", "-n", "-o", "SOURCE", str(directory)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        yield Path("/sys/fs/ext4") / Path(device).name
+    finally:
+        subprocess.run(["umount", str(directory)], check=False)
+
+
+def test_log_disk_gone_read_only_fails_closed_and_keeps_every_answered_record(
+    journey: DemoResult, tmp_path: Path
+) -> None:
+    home = copy_home(journey.settings, tmp_path / "home")
+    settings = Settings(**{**journey.settings.model_dump(), "home": home})
+    customers = sample_customers(settings, 20)
+    log_path = Workspace(home).prediction_log
+    image = tmp_path / "log-disk.img"
+    answers: list[Answer] = []
+    with (
+        failing_disk(log_path.parent, image) as sysfs,
+        serve(settings, tmp_path / "server.log") as (url, process),
+    ):
+        asyncio.run(load(url, customers, seconds=1.0, concurrency=2, answers=answers))
+        assert answers and all(a.status == 200 for a in answers)
+
+        (sysfs / "trigger_fs_error").write_text("keel fault test: the log disk fails\n")
+        failed: list[Answer] = []
+        asyncio.run(load(url, customers, seconds=2.0, concurrency=2, answers=failed))
+        assert {a.status for a in failed} <= {200, 503}
+        refused = [a for a in failed if a.status == 503]
+        assert refused, "the log disk failed yet every prediction was answered"
+        for answer in refused:
+            assert answer.body["error"] == "LogUnavailable"
+            assert "disk I/O error" in answer.body["detail"]  # SQLite's word for it
+            assert "read-only file system" in answer.body["detail"]  # Keel's: why
+            assert str(log_path) in answer.body["detail"]
+            assert answer.retry_after == "1"
+        ready = httpx.get(f"{url}/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert "read-only file system" in ready.json()["checks"]["prediction_log"]
+        assert process.poll() is None
+    answered = [a.body["prediction_id"] for a in [*answers, *failed] if a.status == 200]
+    # The disk is repaired (journal replayed on the next mount): every 200 is in the log.
+    repaired = subprocess.run(["e2fsck", "-f", "-y", str(image)], capture_output=True, text=True)
+    assert repaired.returncode in (0, 1), repaired.stdout
+    subprocess.run(["mount", "-o", "loop", str(image), str(log_path.parent)], check=True)
+    try:
+        log = SqlitePredictionLog(log_path)
+        try:
+            logged = [row[0] for row in log.query("SELECT prediction_id FROM predictions")]
+        finally:
+            log.close()
+    finally:
+        subprocess.run(["umount", str(log_path.parent)], check=False)
     assert sorted(logged) == sorted(answered), "logged rows and 200s differ"

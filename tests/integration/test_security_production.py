@@ -33,6 +33,12 @@ REFUSED = [
     ("KEEL_REDIS_URL", "redis://:Admin@127.0.0.1:6379/0", ":Admin@"),
     ("KEEL_REDIS_URL", "redis://redis:6379/0", "redis://redis"),
     ("KEEL_MLFLOW_TRACKING_URI", "http://admin:changeme@mlflow:5000", "changeme"),
+    (
+        "KEEL_MLFLOW_BACKEND_STORE_URI",
+        "postgresql://mlflow:mlflow@db.internal:5432/mlflow",
+        "mlflow:mlflow",
+    ),
+    ("KEEL_MLFLOW_BACKEND_STORE_URI", "postgresql://mlflow@db.internal/mlflow", "mlflow@db"),
     ("KEEL_API_TOKENS", "CHANGE_ME=predict+feedback+admin", "CHANGE_ME"),
     ("KEEL_API_TOKENS", f"{GOOD_TOKENS},CHANGE_ME-CHANGE_ME-CHANGE_ME=admin", "CHANGE_ME"),
 ]
@@ -99,6 +105,10 @@ def test_loopback_trust_auth_and_real_credentials_pass_the_check(
         code, out = keel("data", "describe")  # gets past the check, then finds no data
         assert REFUSAL not in out
         assert code == 2 and "data" in out.lower()
+    for uri in ("sqlite:///tmp/mlflow.db", "postgresql://postgres@127.0.0.1:1/mlflow"):
+        monkeypatch.setenv("KEEL_MLFLOW_BACKEND_STORE_URI", uri)
+        code, out = keel("data", "describe")
+        assert REFUSAL not in out and code == 2
 
 
 def test_local_profile_and_help_are_never_refused(

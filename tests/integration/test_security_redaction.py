@@ -11,12 +11,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from keel.demo import DemoResult
-from keel.redaction import RedactingFilter, redact
+from keel.redaction import RedactingFilter, configured_secrets, redact
 from keel.server_process import free_port, server_process
 from keel.settings import Settings
 
@@ -64,6 +65,20 @@ def test_the_filter_redacts_message_arguments_and_exception_text() -> None:
     assert "password=***,ssl=true" in text
     assert "token *** and 3 retries" in text
     assert "ConnectionError: cannot reach redis://:***@cache:6379 with ***" in text
+
+
+def test_every_configured_url_password_is_a_secret_to_mask(make_settings: Any) -> None:
+    settings = make_settings(
+        redis_url=f"redis://:{PASSWORD}-r@cache:6379/0",
+        postgres_url=f"postgresql://keel:{PASSWORD}-p@db/keel",
+        mlflow_tracking_uri=f"http://keel:{PASSWORD}-t@mlflow:5000",
+        mlflow_backend_store_uri=f"postgresql://mlflow:{PASSWORD}-b@db/mlflow",
+    )
+    secrets = configured_secrets(settings)
+    assert {f"{PASSWORD}-{k}" for k in "rptb"} <= set(secrets)
+    assert (
+        redact(f"bare {PASSWORD}-b in a driver message", secrets) == "bare *** in a driver message"
+    )
 
 
 def test_redact_leaves_urls_without_passwords_alone() -> None:

@@ -59,6 +59,20 @@ def test_one_customer_is_answered_with_label_model_and_a_logged_record(serve: An
     assert record.features == {"plan": "premium", "logins_7d": 5, "spend_30d": 5.0}
 
 
+def test_request_id_longer_than_documented_is_refused_naming_the_header(serve: Any) -> None:
+    client, runtime = serve()
+    longest = "r" * 128
+    kept = client.post("/v1/predict", json={"customer_id": 5}, headers={"x-request-id": longest})
+    assert runtime.log.get(kept.json()["prediction_id"]).request_id == longest
+    refused = client.post(
+        "/v1/predict", json={"customer_id": 5}, headers={"x-request-id": "r" * 129}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["fields"][0]["field"] == "header.x-request-id"
+    schema = client.get("/openapi.json").json()["paths"]["/v1/predict"]["post"]["parameters"]
+    assert schema[0]["name"] == "x-request-id" and schema[0]["schema"]["maxLength"] == 128
+
+
 def test_missing_features_are_named_and_explanations_sum_to_the_log_odds(serve: Any) -> None:
     client, _ = serve()
     body = client.post("/v1/predict", json={"customer_id": 13, "explain": True}).json()
