@@ -25,8 +25,12 @@ def sqlalchemy_postgres_url(url: str) -> str:
     return f"postgresql+psycopg://{rest}"
 
 
-def feast_redis_connection(url: str) -> str:
-    """`redis://[:password@]host:port/db` as Feast's `host:port,db=N[,password=…]` string."""
+def feast_redis_connection(url: str, *, timeout: float | None = None) -> str:
+    """`redis://[:password@]host:port/db` as Feast's `host:port,db=N[,password=…]` string;
+    with `timeout`, Feast's client gives up after that many seconds to connect or to answer and
+    retries once at once (`retry=null`), like Keel's direct reads: redis-py's defaults wait
+    forever on a Redis that accepts but never answers, and back off for seconds between
+    three retries (a hung Redis held `/v1/features` 11 s with the timeout alone)."""
     parts = urlsplit(url)
     if parts.scheme not in {"redis", "rediss"}:
         raise ValueError(f"expected a redis:// URL, got {redact_url(url)!r}")
@@ -38,6 +42,8 @@ def feast_redis_connection(url: str) -> str:
         connection += f",password={parts.password}"
     if parts.scheme == "rediss":
         connection += ",ssl=true"
+    if timeout is not None:
+        connection += f",socket_timeout={timeout:g},socket_connect_timeout={timeout:g},retry=null"
     return connection
 
 

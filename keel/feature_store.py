@@ -44,14 +44,16 @@ def repo_definitions(settings: Settings) -> Definitions:
     return build(features_dir)
 
 
-def repo_config(settings: Settings) -> RepoConfig:
-    """The profile's `feature_store.yaml` with Keel's placeholders filled from the settings."""
+def repo_config(settings: Settings, *, online_timeout: float | None = None) -> RepoConfig:
+    """The profile's `feature_store.yaml` with Keel's placeholders filled from the settings;
+    `online_timeout` bounds each call of Feast's Redis client (serving sets it; materialization
+    keeps redis-py's unbounded default, its pipelines may legitimately take long)."""
     workspace = Workspace.from_settings(settings)
     values = {
         "KEEL_PROJECT": settings.project,
         "KEEL_FEAST_DIR": str(workspace.feast_dir),
         "KEEL_MLFLOW_TRACKING_URI": mlflow_tracking_uri(settings),
-        "KEEL_REDIS_CONNECTION": feast_redis_connection(settings.redis_url),
+        "KEEL_REDIS_CONNECTION": feast_redis_connection(settings.redis_url, timeout=online_timeout),
         "KEEL_REGISTRY_URL": sqlalchemy_postgres_url(settings.postgres_url),
         "KEEL_SPARK_MASTER": settings.spark_master,
         "KEEL_SPARK_STAGING": spark_staging(settings),
@@ -79,9 +81,11 @@ def prepare_spark(settings: Settings) -> None:
     os.environ.setdefault("PYSPARK_PYTHON", settings.spark_python or sys.executable)
 
 
-def open_store(settings: Settings) -> FeatureStore:
-    """A `FeatureStore` on the workspace; creates the workspace directories if needed."""
+def open_store(settings: Settings, *, online_timeout: float | None = None) -> FeatureStore:
+    """A `FeatureStore` on the workspace (see `repo_config` for `online_timeout`); creates the
+    workspace directories if needed."""
     if settings.profile == "spark":
         prepare_spark(settings)
     Workspace.from_settings(settings).ensure()
-    return FeatureStore(repo_path=str(REPO_DIR), config=repo_config(settings))
+    config = repo_config(settings, online_timeout=online_timeout)
+    return FeatureStore(repo_path=str(REPO_DIR), config=config)

@@ -110,7 +110,7 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
-        store = open_store(settings)
+        store = open_store(settings, online_timeout=settings.online_timeout)
         models = ModelCache(
             mlflow_client(settings),
             settings.model_name,

@@ -60,6 +60,16 @@ class PrivateRedis:
                 time.sleep(0.05)
         raise TimeoutError(f"private redis-server on port {self.port} did not start")
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open and the kernel still accepts new ones, but nothing
+        is ever answered (a hung or overloaded Redis)."""
+        if self.process is not None:
+            self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGCONT)
+
     def kill(self) -> None:
         """SIGKILL: no shutdown, every connection dropped, every key lost."""
         if self.process is not None and self.process.poll() is None:

@@ -100,3 +100,50 @@ def test_redis_outage_answers_503_with_retry_after_then_recovers_without_restart
         answered = {a.body["prediction_id"] for a in answers if a.status == 200}
         answered.add(again.json()["prediction_id"])
         assert set(logged_ids(settings)) == answered, "the log and the 200s disagree"
+
+
+def test_a_redis_that_stops_answering_gets_503_within_the_timeout_on_every_read_path(
+    journey: DemoResult, postgres_url: str, tmp_path: Path
+) -> None:
+    """SIGSTOP, not SIGKILL: the kernel still accepts connections and nothing answers. Keel's
+    direct reads (`/v1/predict`) and Feast's own client (`/v1/features`) both give up within
+    `KEEL_ONLINE_TIMEOUT` (before, Feast's client waited forever)."""
+    home = copy_home(journey.settings, tmp_path / "home")
+    with private_redis() as redis_server, fresh_database(postgres_url) as database:
+        settings = production_settings(
+            home,
+            redis_url=redis_server.url,
+            database=database,
+            project="keelfaulthung",
+            online_timeout=ONLINE_TIMEOUT,
+        )
+        customer = sample_customers(settings, 1)[0]
+        requests = {
+            "/v1/predict": {"customer_id": customer},
+            "/v1/features": {
+                "feature_service": settings.feature_service,
+                "entities": {"customer_id": [customer], "as_of_unix": [int(time.time())]},
+            },
+        }
+        with serve(settings, tmp_path / "server.log") as (url, process):
+            with httpx.Client(base_url=url, headers=AUTH, timeout=30) as client:
+                for path, body in requests.items():
+                    assert client.post(path, json=body).status_code == 200, path
+                redis_server.pause()
+                try:
+                    for path, body in requests.items():
+                        started = time.monotonic()
+                        answer = client.post(path, json=body)
+                        took = time.monotonic() - started
+                        assert answer.status_code == 503, (path, answer.text)
+                        assert answer.json()["error"] == "OnlineStoreUnavailable", path
+                        assert answer.headers["retry-after"] == "1"
+                        assert took < LATENCY_BOUND, f"{path} took {took:.1f} s"
+                    started = time.monotonic()
+                    assert client.get("/readyz").status_code == 503
+                    assert time.monotonic() - started < LATENCY_BOUND
+                finally:
+                    redis_server.resume()
+                for path, body in requests.items():
+                    assert client.post(path, json=body).status_code == 200, path
+            assert process.poll() is None

@@ -68,6 +68,9 @@ def test_production_profile_uses_redis_and_postgres(tmp_path: Path) -> None:
 def test_redis_url_becomes_feast_connection_string() -> None:
     assert feast_redis_connection("redis://127.0.0.1:6379/0") == "127.0.0.1:6379,db=0"
     assert feast_redis_connection("redis://localhost") == "localhost:6379,db=0"
+    assert feast_redis_connection("redis://h:1/2", timeout=0.5) == (
+        "h:1,db=2,socket_timeout=0.5,socket_connect_timeout=0.5,retry=null"
+    )
     with pytest.raises(ValueError, match="redis://"):
         feast_redis_connection("http://localhost:6379")
 
