@@ -39,12 +39,14 @@ async def get_runtime(request: Request) -> Runtime:
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 REQUEST_ID_MAX = 128
-REQUEST_ID_PARAMETER = {
+REQUEST_ID_PARAMETER = {  # exactly what FastAPI generated for `Header(max_length=128)`
     "name": "x-request-id",
     "in": "header",
     "required": False,
-    "schema": {"type": "string", "maxLength": REQUEST_ID_MAX, "title": "X-Request-Id"},
-    "description": "Your id for the request, kept with every prediction it made.",
+    "schema": {
+        "anyOf": [{"type": "string", "maxLength": REQUEST_ID_MAX}, {"type": "null"}],
+        "title": "X-Request-Id",
+    },
 }
 
 
