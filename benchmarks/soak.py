@@ -17,11 +17,11 @@ coordinated omission). Per window: requests, non-200 answers, p50/p99, the serve
 request's send time, latency and status.
 
 Pass/fail (exit 1 on any failure): RSS growth from the first to the last window under 10%, no
-error, and the largest window p99 within 2x of the smallest among the windows in which the
-hypervisor stole at most `--max-steal` (5%) of a CPU. On this shared 2-CPU VM steal reached
-21% in some minutes and the p99 followed it (12.9 ms at 0.9% steal, 30.2 ms at 15%): such
-windows are shown, marked, and not judged. Fewer than half the windows clean: exit 3,
-inconclusive.
+error, and the largest window p99 within 2x of the smallest: over every window, or, when that
+fails, among the windows in which the hypervisor stole at most `--max-steal` (5%) of a CPU.
+On this shared 2-CPU VM steal reached 24% in some minutes and the p99 followed it (12.9 ms at
+0.9% steal, 57.6 ms at 24%): such windows are shown and marked. Over 2x across every window
+with fewer than half the windows clean: exit 3, inconclusive.
 """
 
 from __future__ import annotations
@@ -242,8 +242,12 @@ def report(
         f"RSS growth {growth:+.1%} (< 10%)": growth < 0.10,
         f"errors {errors} (0)": errors == 0,
     }
-    judged = len(clean) >= max(2, len(windows) / 2)
-    if judged:
+    spread = max(every) / min(every)
+    judged = spread <= 2 or len(clean) >= max(2, len(windows) / 2)
+    if spread <= 2:  # steal only adds latency: stable in every window is stable
+        text = f"{spread:.2f}x (<= 2x; median {statistics.median(every):.2f} ms)"
+        checks[f"p99 max/min over every window {text}"] = True
+    elif judged:
         spread = max(clean) / min(clean)
         text = f"{spread:.2f}x (<= 2x; median {statistics.median(clean):.2f} ms)"
         checks[f"p99 max/min over the {len(clean)} windows without steal {text}"] = spread <= 2
