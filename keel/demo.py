@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,6 +20,8 @@ from serving.prediction_log import open_prediction_log
 from training.train import TrainResult, train
 
 UNKNOWN_CUSTOMER = 10**12
+SERVE_PORT = 8000
+UI_PORT = 5000
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,11 @@ def run_demo(
     on_step("feast apply")
     applied = apply_definitions(settings)
     on_step("feast materialize into the online store")
-    materialized = materialize(settings)
+    materialized = materialize(settings, on_step=on_step)
     result = train(settings, on_step=on_step)
     on_step("starting `keel serve` and calling it over HTTP")
     responses: list[dict[str, Any]] = []
-    log_file = workspace.home / "demo" / "server.log"
+    log_file = workspace.demo_dir / "server.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with (
         running_server(settings, log_file=log_file) as url,
@@ -85,3 +89,47 @@ def run_demo(
     finally:
         log.close()
     return DemoResult(settings, data, applied, materialized, result, url, responses, logged)
+
+
+@dataclass(frozen=True)
+class NextStep:
+    """A command to try after the demo, and what it shows."""
+
+    what: str
+    command: str
+
+
+def _shown(path: Path, cwd: Path) -> str:
+    """`path` relative to `cwd` when it lies under it (shorter to read and to type)."""
+    return shlex.quote(str(path.relative_to(cwd) if path.is_relative_to(cwd) else path))
+
+
+def next_steps(
+    settings: Settings, *, keel: str, customer_id: int, cwd: Path, default_home: Path
+) -> list[NextStep]:
+    """The commands to try next, written to run as shown from `cwd` with the `keel` executable
+    `keel`; `KEEL_HOME` is spelled out when the workspace is not the default one."""
+    workspace = Workspace.from_settings(settings)
+    env = "" if settings.home == default_home else f"KEEL_HOME={_shown(settings.home, cwd)} "
+    run = f"{env}{keel}"
+    window = _shown(workspace.reports_dir / "predictions.parquet", cwd)
+    report = _shown(workspace.reports_dir / "monitor.html", cwd)
+    url = f"http://127.0.0.1:{SERVE_PORT}"
+    body = shlex.quote(f'{{"customer_id": {customer_id}}}')
+    return [
+        NextStep(
+            f"serve the champion on {url} (Ctrl-C stops it)", f"{run} serve --port {SERVE_PORT}"
+        ),
+        NextStep(
+            "while it serves, from another terminal: one prediction",
+            f"curl -s -X POST {url}/v1/predict -H 'content-type: application/json' -d {body}",
+        ),
+        NextStep(
+            f"MLflow's UI on http://127.0.0.1:{UI_PORT}: runs, versions, aliases", f"{run} ui"
+        ),
+        NextStep(
+            "the monitoring report on what was served",
+            f"{run} predictions export --out {window} && "
+            f"{run} monitor report --current {window} --out {report}",
+        ),
+    ]

@@ -1,7 +1,8 @@
 """What `keel infra` runs, read from one env file (`infra/local-production.env` by default).
 
 The file is the stack's whole configuration: its `KEEL_*` values are Keel's settings (they win
-over the same variables in the shell, so a stray export cannot point the stack elsewhere),
+over the same variables in the shell, so a stray export cannot point the stack elsewhere;
+`${VAR:-default}` is expanded from the shell, as the shipped `KEEL_HOME` line does),
 `KEEL_INFRA_*` values are the process options below, and any other variable is exported to
 both child processes as is. The MLflow server listens where `KEEL_MLFLOW_TRACKING_URI` points
 and stores into `KEEL_MLFLOW_BACKEND_STORE_URI`, so clients that source the same file reach it.
@@ -13,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 from dotenv import dotenv_values
-from psycopg import sql
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from keel.backends import is_tracking_server, redact_url, sqlalchemy_postgres_url
 from keel.errors import BackendUnavailable, InvalidInput
 from keel.settings import Settings
+from keel.workspace import Workspace
 
 DEFAULT_ENV_FILE = Path(__file__).resolve().parents[1] / "infra" / "local-production.env"
 PROFILES = ("production",)
@@ -56,7 +56,7 @@ class StackConfig:
     @property
     def state_dir(self) -> Path:
         """Pid records, logs, the generated API token and the MLflow artifacts."""
-        return self.settings.home / "infra"
+        return Workspace.from_settings(self.settings).infra_dir
 
     @property
     def artifacts_dir(self) -> Path:
@@ -163,14 +163,52 @@ def _check_stack(config: StackConfig) -> None:
         )
 
 
+def profile_databases(settings: Settings) -> list[str]:
+    """The PostgreSQL databases the profile keeps its state in: Feast's SQL registry and the
+    prediction log (`KEEL_POSTGRES_URL`, not in `local`), and a tracking server's backend store
+    (`KEEL_MLFLOW_BACKEND_STORE_URI`) when one is set."""
+    urls = [] if settings.profile == "local" else [settings.postgres_url]
+    store = settings.mlflow_backend_store_uri
+    if store and store.partition("://")[0] in {"postgresql", "postgres", "postgresql+psycopg"}:
+        urls.append(store)
+    return urls
+
+
+def ensure_databases(settings: Settings) -> list[str]:
+    """Create the profile's databases that are missing (`keel features apply` and `keel infra
+    up` both do, so either may come first); the names of those created."""
+    return [
+        make_url(url).database or "" for url in profile_databases(settings) if ensure_database(url)
+    ]
+
+
+def _exists(url: URL) -> bool:
+    """True when the database answers; False only when PostgreSQL says it does not exist (so
+    an existing database needs no access to the `postgres` maintenance database)."""
+    import psycopg  # here, not at the top: `keel infra status` never connects
+
+    try:
+        with psycopg.connect(url.render_as_string(hide_password=False), connect_timeout=5):
+            return True
+    except psycopg.OperationalError as error:
+        if f'database "{url.database}" does not exist' in str(error):
+            return False
+        raise
+
+
 def ensure_database(url: str) -> bool:
     """Create the PostgreSQL database `url` names if it does not exist; True if created."""
-    parsed = make_url(url)
+    import psycopg
+    from psycopg import sql
+
+    parsed = make_url(url).set(drivername="postgresql")
     name = parsed.database
     if not name:
         raise InvalidInput(f"{redact_url(url)} names no database")
-    admin = parsed.set(drivername="postgresql", database="postgres")
+    admin = parsed.set(database="postgres")
     try:
+        if _exists(parsed):
+            return False
         with psycopg.connect(
             admin.render_as_string(hide_password=False), autocommit=True, connect_timeout=5
         ) as connection:

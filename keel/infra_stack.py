@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keel.errors import BackendUnavailable
-from keel.infra_config import StackConfig, ensure_database
+from keel.infra_config import StackConfig, ensure_databases
 from keel.server_process import settings_env
 from keel.supervisor import (
     ProcessRecord,
@@ -171,12 +171,7 @@ def up(config: StackConfig) -> UpResult:
     for name, url in ((MLFLOW, mlflow_url), (API, config.api_url)):
         if name not in alive:
             _check_port(config, name, url)
-    settings = config.settings
-    created = [
-        url.rpartition("/")[2]
-        for url in (settings.postgres_url, config.backend_store_uri)
-        if ensure_database(url)
-    ]
+    created = ensure_databases(config.settings)
     timeouts = {
         "start_timeout": config.options.start_timeout,
         "stop_timeout": config.options.stop_timeout,

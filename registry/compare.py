@@ -85,15 +85,24 @@ def held_out_scores(
     return test, scores
 
 
+def default_plot_path(settings: Settings, labels: list[str]) -> Path:
+    """Where the PR curves go without `--out`: the workspace's reports, never the current
+    directory (`reports/pr_churn-2_vs_churn-3.png`)."""
+    slug = "_vs_".join(label.replace("/", "-") for label in labels)
+    return Workspace.from_settings(settings).reports_dir / f"pr_{slug}.png"
+
+
 def compare_versions(
-    settings: Settings, first: ModelRef, second: ModelRef, *, out: Path
+    settings: Settings, first: ModelRef, second: ModelRef, *, out: Path | None = None
 ) -> Comparison:
-    """Score both versions on the same held-out snapshot; write their PR curves to `out`."""
+    """Score both versions on the same held-out snapshot; write their PR curves to `out`
+    (default: `default_plot_path`)."""
     client = registry_client(settings)
     versions = [resolve_ref(client, first), resolve_ref(client, second)]
     labels = [f"{v.name}/{v.version}" for v in versions]
     if labels[0] == labels[1]:
         raise InvalidInput(f"both references name {labels[0]}: compare two different versions")
+    out = (out or default_plot_path(settings, labels)).resolve()
     test, scores = held_out_scores(settings, versions, plan=_plan(client, versions[-1]))
     metrics = {
         label: {

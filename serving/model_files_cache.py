@@ -25,6 +25,7 @@ import mlflow.sklearn
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
+from keel.workspace import Workspace
 from monitoring.validation import CategoricalExpectation, Expectations, NumericExpectation
 from registry.models import LoadedModel
 
@@ -34,8 +35,8 @@ FORMAT = 1
 
 
 def cache_root(home: Path) -> Path:
-    """Where the serving model cache of workspace `home` lives."""
-    return home / "serving" / "model-cache"
+    """Where the serving model cache of workspace `home` lives (the workspace decides)."""
+    return Workspace(home).model_cache_dir
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import time
 import tomllib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,15 +21,18 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import psycopg
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from keel.cli.main import app
 from keel.demo import DemoResult, sample_customers
 from keel.errors import InsecureConfiguration
 from keel.server_process import free_port, running_server
 from keel.settings import Settings
 from serving.auth import TokenAuth
-from tests.conftest import services_required
+from tests.conftest import skip_or_fail
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infra"
@@ -458,9 +462,7 @@ def test_real_prometheus_scrapes_keel_and_answers_a_query(
     """Debian's Prometheus with infra's scrape job, pointed at the live server."""
     binary = shutil.which("prometheus") or (PROMETHEUS if Path(PROMETHEUS).exists() else None)
     if binary is None:
-        if services_required():
-            pytest.fail("prometheus is not installed and KEEL_REQUIRE_SERVICES is set")
-        pytest.skip("prometheus is not installed (apt-get install prometheus)")
+        skip_or_fail("prometheus is not installed (apt-get install prometheus)")
     url, _ = live_server
     job = {**keel_scrape_job(), "scrape_interval": "1s"}
     job["static_configs"] = [{"targets": [urlsplit(url).netloc]}]
@@ -504,3 +506,67 @@ def _query_until_found(
             pass
         time.sleep(0.5)
     pytest.fail(f"prometheus never returned {query}: {log.read_text(errors='replace')[-2000:]}")
+
+
+# --- the README's production order: `features apply` before `infra up` -------------------------
+
+
+@pytest.fixture
+def missing_databases(postgres_url: str) -> Iterator[tuple[str, str]]:
+    """Two database URLs on the test server that do not exist yet; dropped afterwards."""
+    base = postgres_url.rpartition("/")[0]
+    names = [f"keel_apply_{uuid.uuid4().hex[:10]}", f"keel_apply_mlflow_{uuid.uuid4().hex[:10]}"]
+    try:
+        yield f"{base}/{names[0]}", f"{base}/{names[1]}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            for name in names:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.integration
+def test_features_apply_creates_the_production_databases_before_infra_up(
+    missing_databases: tuple[str, str],
+    redis_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a fresh machine `keel features apply` comes first and creates the databases the
+    profile names (as `keel infra up` would), instead of Feast's "does not exist" traceback."""
+    from keel.data import generate_dataset
+    from keel.feature_store import open_store
+    from keel.settings import get_settings
+
+    registry, mlflow_store = missing_databases
+    env = {
+        "KEEL_HOME": str(tmp_path / "ws"),
+        "KEEL_PROFILE": "production",
+        "KEEL_PROJECT": f"apply{uuid.uuid4().hex[:8]}",
+        "KEEL_REDIS_URL": redis_url,
+        "KEEL_POSTGRES_URL": registry,
+        "KEEL_MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}",
+        "KEEL_MLFLOW_BACKEND_STORE_URI": mlflow_store,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    try:
+        settings = get_settings()
+        generate_dataset(settings, customers=60, days=40, seed=1)
+
+        first = CliRunner().invoke(app, ["features", "apply"])
+        assert first.exit_code == 0, first.output
+        again = CliRunner().invoke(app, ["features", "apply"])
+        service = open_store(settings).get_feature_service(settings.feature_service)
+    finally:
+        get_settings.cache_clear()
+
+    created = [line for line in first.output.splitlines() if line.startswith("created database")]
+    names = [url.rpartition("/")[2] for url in missing_databases]
+    assert created == [f"created database {name}" for name in names]
+    assert again.exit_code == 0, again.output
+    assert "created database" not in again.output
+    assert service.name == settings.feature_service
+    with psycopg.connect(registry) as connection:
+        tables = {row[0] for row in connection.execute("SELECT tablename FROM pg_tables")}
+    assert "feature_services" in tables  # Feast's SQL registry lives in the created database

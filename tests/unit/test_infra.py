@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,12 @@ from typer.testing import CliRunner
 
 from keel.cli.main import app
 from keel.errors import BackendUnavailable
-from keel.infra_config import DEFAULT_ENV_FILE, StackConfig, load_stack_config
+from keel.infra_config import (
+    DEFAULT_ENV_FILE,
+    StackConfig,
+    load_stack_config,
+    profile_databases,
+)
 from keel.infra_stack import api_env, mlflow_command, mlflow_env, up
 from keel.server_process import free_port
 from keel.settings import Settings
@@ -62,6 +68,42 @@ def test_shipped_env_file_runs_production_on_the_machines_servers_without_secret
     assert config.backend_store_uri.startswith("postgresql+psycopg://postgres@127.0.0.1:5432/")
     assert settings.redis_url.startswith("redis://127.0.0.1:6379")
     assert config.options.api_port != config.mlflow_port
+
+
+@pytest.mark.parametrize("home", ["/tmp/somewhere/mine", None])
+def test_sourcing_or_reading_the_shipped_env_file_keeps_the_users_keel_home(
+    home: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`set -a; . infra/local-production.env` in a shell and `keel infra` (python-dotenv) agree:
+    the user's KEEL_HOME if set, else .keel-production."""
+    monkeypatch.chdir(tmp_path)
+    if home is None:
+        monkeypatch.delenv("KEEL_HOME", raising=False)
+    else:
+        monkeypatch.setenv("KEEL_HOME", home)
+    shell = subprocess.run(
+        ["bash", "-c", f'set -a; . "{DEFAULT_ENV_FILE}"; set +a; printf %s "$KEEL_HOME"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = home or ".keel-production"
+    assert shell.stdout == expected
+    assert load_stack_config().settings.home == (tmp_path / expected).resolve()
+
+
+def test_the_profiles_databases_are_the_ones_apply_and_up_create() -> None:
+    assert profile_databases(Settings(profile="local")) == []
+    production = Settings(
+        profile="production",
+        postgres_url="postgresql://postgres@127.0.0.1:5432/keel",
+        mlflow_tracking_uri="http://127.0.0.1:5000",
+        mlflow_backend_store_uri="postgresql://postgres@127.0.0.1:5432/keel_mlflow",
+    )
+    assert profile_databases(production) == [
+        "postgresql://postgres@127.0.0.1:5432/keel",
+        "postgresql://postgres@127.0.0.1:5432/keel_mlflow",
+    ]
 
 
 def test_only_the_production_profile_is_accepted() -> None:
