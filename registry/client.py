@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from mlflow import MlflowClient
+from typing import TYPE_CHECKING
 
 from keel.backends import is_tracking_server, mlflow_tracking_uri
 from keel.settings import Settings
 from keel.workspace import Workspace
 
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+
 
 def mlflow_client(settings: Settings) -> MlflowClient:
     """A client whose tracking and registry URIs are the profile's (no global MLflow state)."""
+    from mlflow import MlflowClient
+
     uri = mlflow_tracking_uri(settings)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 

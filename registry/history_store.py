@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 
-from mlflow.entities.model_registry.model_version_stages import STAGE_DELETED_INTERNAL
-from mlflow.utils.workspace_utils import DEFAULT_WORKSPACE_NAME
 from sqlalchemy import (
     Boolean,
     Column,
@@ -37,6 +35,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from keel.backends import redact_url
 from keel.errors import AliasConflict, BackendUnavailable, ModelNotFound
 from registry.database import write_transaction
+from registry.registry_reads import DEFAULT_WORKSPACE as DEFAULT_WORKSPACE_NAME
+from registry.registry_reads import STAGE_DELETED_INTERNAL
 
 SCHEMA_COMPONENT = "alias_history"
 SCHEMA_VERSION = 1

@@ -7,12 +7,14 @@ missing, and what exists instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion, RegisteredModel
-from mlflow.exceptions import MlflowException
+from typing import TYPE_CHECKING
 
 from keel.errors import BackendUnavailable, ModelNotFound
+
+if TYPE_CHECKING:  # importing mlflow takes seconds: `parse_ref` serves quick commands
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+    from mlflow.exceptions import MlflowException
 
 NOT_FOUND = "RESOURCE_DOES_NOT_EXIST"
 
@@ -82,6 +84,8 @@ def raise_if_unavailable(error: MlflowException, what: str) -> None:
 
 def get_registered_model(client: MlflowClient, name: str) -> RegisteredModel:
     """The registered model `name`; `ModelNotFound` lists the models that do exist."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return client.get_registered_model(name)
     except MlflowException as error:
@@ -98,6 +102,8 @@ def get_registered_model(client: MlflowClient, name: str) -> RegisteredModel:
 
 def get_version(client: MlflowClient, name: str, version: int) -> ModelVersion:
     """Version `name/version`; `ModelNotFound` names the model or the version that is missing."""
+    from mlflow.exceptions import MlflowException
+
     model = get_registered_model(client, name)
     try:
         return client.get_model_version(name, str(version))
@@ -111,6 +117,8 @@ def get_version(client: MlflowClient, name: str, version: int) -> ModelVersion:
 
 def get_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion:
     """The version `name@alias` points to; `ModelNotFound` lists the aliases that exist."""
+    from mlflow.exceptions import MlflowException
+
     model = get_registered_model(client, name)
     try:
         return client.get_model_version_by_alias(name, alias)

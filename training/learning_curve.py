@@ -104,10 +104,12 @@ def learning_curve(
     rows: list[dict[str, float]] = []
     usable = sorted({int(s) for s in sizes if s <= len(train)})
     skipped = sorted({int(s) for s in sizes if s > len(train)})
-    for size in usable:
+    fits = len(usable) * repeats
+    for index, size in enumerate(usable):
         for repeat in range(repeats):
             if on_step:
-                on_step(f"size {size:,}, repeat {repeat + 1}/{repeats}")
+                done = index * repeats + repeat + 1
+                on_step(f"size {size:,}, repeat {repeat + 1} of {repeats} ({done}/{fits})")
             sample = train.iloc[rng.choice(len(train), size=size, replace=False)]
             if sample[label].nunique() < 2:
                 continue

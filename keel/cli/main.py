@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
 
 import typer
 
-from keel.cli.common import guard_process
+from keel.cli.common import KeelGroup, guard_process
 from keel.cli.data import data_app
 from keel.cli.demo import demo_command
 from keel.cli.export_sql import export_sql_command
@@ -21,13 +20,17 @@ from keel.cli.learning_curve import learning_curve_command
 from keel.cli.models import models_app
 from keel.cli.monitor import monitor_app
 from keel.cli.predictions import predictions_app
+from keel.cli.project import project_app
+from keel.cli.quiet import quiet_after_import
 from keel.cli.score import score_command
 from keel.cli.serve import serve_command
 from keel.cli.train import train_command
 from keel.cli.ui import ui_command
 
 app = typer.Typer(
-    help="Keel: Feast features, MLflow models, one serving hop.", no_args_is_help=True
+    help="Keel: Feast features, MLflow models, one serving hop.",
+    no_args_is_help=True,
+    cls=KeelGroup,
 )
 app.add_typer(data_app, name="data")
 app.add_typer(features_app, name="features")
@@ -36,6 +39,7 @@ models_app.command("export-sql")(export_sql_command)
 app.add_typer(predictions_app, name="predictions")
 app.add_typer(monitor_app, name="monitor")
 app.add_typer(infra_app, name="infra")
+app.add_typer(project_app, name="project")
 app.command("train")(train_command)
 app.command("learning-curve")(learning_curve_command)
 app.command("serve")(serve_command)
@@ -43,24 +47,15 @@ app.command("score")(score_command)
 app.command("demo")(demo_command)
 app.command("ui")(ui_command)
 
-NOISY_LOGGERS = ("mlflow", "feast", "alembic", "urllib3", "httpx")
-
 
 @app.callback()
-def quiet_libraries() -> None:
-    """Keep the terminal for Keel's own output: libraries' deprecation chatter is hidden."""
-    import feast  # noqa: F401  (both reset warning filters or log levels on import)
-    import mlflow  # noqa: F401
-
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=UserWarning)
-    warnings.filterwarnings("ignore", message=".*experimental.*", category=RuntimeWarning)
+def start_up() -> None:
+    """Keep the terminal for Keel's own output: libraries' deprecation chatter is hidden (once
+    they are imported: quick commands never import Feast or MLflow)."""
+    quiet_after_import()
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for name in NOISY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.ERROR)
     guard_process(check_production="--help" not in sys.argv[1:])  # help is never refused
 
 

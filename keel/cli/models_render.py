@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from registry.aliases import AliasMove
-from registry.catalog import HEADLINE_METRICS, ModelSummary, VersionSummary
-from registry.compare import Comparison
-from registry.lineage import Lineage
+from registry.registry_reads import HEADLINE_METRICS
+
+if TYPE_CHECKING:  # only the types: `keel models list` must not import MLflow or pandas
+    from registry.aliases import AliasMove
+    from registry.compare import Comparison
+    from registry.lineage import Lineage
+    from registry.registry_reads import ModelSummary, VersionSummary
 
 
 def _gate(gate: str | None) -> str:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from serving.trace import PredictionTrace
+if TYPE_CHECKING:
+    from serving.trace import PredictionTrace
 
 
 def trace_table(trace: PredictionTrace) -> Table:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from keel.data import DataSummary
-from training.train import TrainResult
+if TYPE_CHECKING:
+    from keel.data import DataSummary
+    from training.train import TrainResult
 
 HEADLINE = {
     "pr_auc": "PR AUC",
