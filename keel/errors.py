@@ -43,10 +43,21 @@ class WorkspaceNotReady(KeelError):
     status_code = 409
 
 
+class WorkspaceNotEmpty(KeelError):
+    """The workspace holds files Keel did not create, so Keel refuses to wipe it."""
+
+    status_code = 409
+
+
 class PromotionRefused(KeelError):
     """An alias move was refused (for example the version failed its gate and no --force)."""
 
     status_code = 409
+
+
+class AliasUnchanged(PromotionRefused):
+    """The alias already points at the requested version: nothing was moved or recorded (the
+    CLI reports it and exits 0)."""
 
 
 class AliasConflict(KeelError):
@@ -111,3 +122,20 @@ class OnlineStoreUnavailable(KeelError):
 
 class RegistryUnavailable(BackendUnavailable):
     """The MLflow registry (tracking server or its database) cannot be reached."""
+
+
+# --- The project file (keel.yaml) and its checks against the Feast registry ---
+
+
+class InvalidProject(InvalidInput):
+    """keel.yaml is malformed, or names a Feast repo or feature service Keel cannot use."""
+
+
+class UnknownFeatureService(InvalidProject):
+    """A model names a feature service the Feast registry does not hold."""
+
+    status_code = 404
+
+
+class InvalidLabels(InvalidInput):
+    """A model's label table does not fit its feature service (keys, request fields, label)."""

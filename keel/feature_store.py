@@ -9,12 +9,13 @@ from pathlib import Path
 from string import Template
 
 import yaml
-from feast import FeatureStore, RepoConfig
+from feast import FeatureService, FeatureStore, RepoConfig
 
 import feature_repo
 from feature_repo.definitions import Definitions, build
 from keel.backends import feast_redis_connection, mlflow_tracking_uri, sqlalchemy_postgres_url
 from keel.errors import WorkspaceNotReady
+from keel.service_checks import check_postgres
 from keel.settings import Settings
 from keel.workspace import Workspace
 
@@ -28,7 +29,7 @@ CONFIG_FILES = {
 
 def spark_staging(settings: Settings) -> str:
     """Where the Spark profile stages its outputs: the setting, else inside the workspace."""
-    return settings.spark_staging or str(settings.home / "spark-staging")
+    return settings.spark_staging or str(Workspace.from_settings(settings).spark_staging_dir)
 
 
 def spark_features_uri(settings: Settings) -> str:
@@ -88,4 +89,19 @@ def open_store(settings: Settings, *, online_timeout: float | None = None) -> Fe
         prepare_spark(settings)
     Workspace.from_settings(settings).ensure()
     config = repo_config(settings, online_timeout=online_timeout)
+    if str(config.registry.path).startswith("postgresql"):  # else Feast's traceback, later
+        check_postgres(config.registry.path, role="Feast's registry database")
     return FeatureStore(repo_path=str(REPO_DIR), config=config)
+
+
+def require_feature_service(store: FeatureStore, name: str) -> FeatureService:
+    """The feature service `name`, or `WorkspaceNotReady` saying to run `keel features apply`."""
+    from feast.errors import FeatureServiceNotFoundException
+
+    try:
+        return store.get_feature_service(name)
+    except FeatureServiceNotFoundException:
+        raise WorkspaceNotReady(
+            f"feature service {name!r} is not in Feast's registry of project "
+            f"{store.project!r}: run `keel features apply` (and `keel features materialize`)"
+        ) from None

@@ -1,7 +1,9 @@
-"""Run `keel serve` as a real child process and wait until it answers."""
+"""`keel serve` as a process: what it checks before it binds its port, and running it as a
+real child process that is waited on until it answers."""
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -14,7 +16,38 @@ from pathlib import Path
 
 import httpx
 
+from keel.errors import BackendUnavailable, InvalidInput
 from keel.settings import Settings
+
+
+def check_can_bind(host: str, port: int) -> None:
+    """`BackendUnavailable` if another process listens on `host:port`, `InvalidInput` if `host`
+    is no address of this machine; checked as uvicorn binds (a socket in TIME_WAIT is free)."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise InvalidInput(f"--host {host!r}: not an address ({error.strerror})") from None
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise BackendUnavailable(
+                    f"port {port} on {host} is already in use (another server?): stop it or "
+                    "choose another with --port"
+                ) from None
+            raise InvalidInput(
+                f"--host {host} --port {port}: cannot listen ({error.strerror})"
+            ) from None
+
+
+def check_servable(settings: Settings) -> None:
+    """What the server needs before it starts, as one `KeelError` instead of a failed start-up:
+    the feature service applied in Feast's registry (whose database must answer)."""
+    from keel.feature_store import open_store, require_feature_service
+
+    require_feature_service(open_store(settings), settings.feature_service)
 
 
 def free_port() -> int:

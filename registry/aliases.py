@@ -18,16 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-from mlflow.utils.validation import (
-    _validate_model_alias_name,
-    _validate_model_alias_name_reserved,
-)
+from typing import TYPE_CHECKING
 
 from keel.backends import is_tracking_server, mlflow_tracking_uri, redact_url
-from keel.errors import AliasConflict, BackendUnavailable, ModelNotFound, PromotionRefused
+from keel.errors import (
+    AliasConflict,
+    AliasUnchanged,
+    BackendUnavailable,
+    ModelNotFound,
+    PromotionRefused,
+)
 from keel.settings import Settings
 from registry.client import mlflow_client
 from registry.database import connect_check, registry_database_url
@@ -39,12 +39,15 @@ from registry.history_store import (
     MoveRequest,
 )
 from registry.refs import get_registered_model, get_version, parse_version
+from registry.registry_reads import GATE_REASON_TAG, GATE_TAG, require_model
+
+if TYPE_CHECKING:  # importing mlflow takes seconds: `alias_history` serves a quick command
+    from mlflow import MlflowClient
 
 logger = logging.getLogger(__name__)
 
-GATE_TAG = "keel.gate"
-GATE_REASON_TAG = "keel.gate_reason"
 GATE_FAILED = "failed"
+GATE_BASELINE_TAG = "keel.gate_baseline"  # written by `training.gate`: failed = loses to baseline
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,12 @@ def resolve_actor(settings: Settings, actor: str | None = None) -> str:
 
 def check_alias(alias: str) -> str:
     """The alias if MLflow would accept it (`latest` and `v<N>` are reserved), else ValueError."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.validation import (
+        _validate_model_alias_name,
+        _validate_model_alias_name_reserved,
+    )
+
     try:
         _validate_model_alias_name(alias)
         _validate_model_alias_name_reserved(alias)
@@ -162,8 +171,9 @@ def move_alias(
     """Point `name@alias` at `version` and record the move; refuses a gate-failed version.
 
     A version tagged `keel.gate=failed` is refused with `PromotionRefused` unless `force`, and
-    the forced move is recorded as such. If another move lands on the same alias between this
-    call's read and its write, this one raises `AliasConflict` and changes nothing.
+    the forced move is recorded as such. An alias already at `version` raises `AliasUnchanged`
+    (a `PromotionRefused`) and records nothing. If another move lands on the same alias between
+    this call's read and its write, this one raises `AliasConflict` and changes nothing.
     """
     check_alias(alias)
     reason = _check_reason(reason)
@@ -172,18 +182,19 @@ def move_alias(
     client = mlflow_client(settings)
     model_version = get_version(client, name, target)
     tags = model_version.tags or {}
-    # `challenger` is where a version that failed its gate is meant to wait: only serving
-    # aliases (champion and any other) refuse it.
-    gate_failed = tags.get(GATE_TAG) == GATE_FAILED and alias != "challenger"
+    # `challenger` may hold a version that beats the baseline but not the champion; one that
+    # loses to the baseline gets no alias at all (an A/B share would serve it) unless forced.
+    lost_to_baseline = tags.get(GATE_BASELINE_TAG) == GATE_FAILED
+    gate_failed = tags.get(GATE_TAG) == GATE_FAILED and (alias != "challenger" or lost_to_baseline)
+    current = check_same_registry(settings, client, store, name, alias)
+    if current == target:
+        raise AliasUnchanged(f"{name}@{alias} already is version {target}: nothing to do")
     if gate_failed and not force:
         why = tags.get(GATE_REASON_TAG, "no reason recorded")
         raise PromotionRefused(
             f"{name}/{target} failed its gate ({why}); use --force to promote it anyway "
             "(the override is recorded)"
         )
-    current = check_same_registry(settings, client, store, name, alias)
-    if current == target:
-        raise PromotionRefused(f"{name}@{alias} already points to version {target}")
     record = store.commit_move(
         MoveRequest(
             model_name=name,
@@ -268,8 +279,10 @@ def rollback_alias(
 
 def alias_history(settings: Settings, *, name: str, alias: str | None = None) -> list[AliasMove]:
     """Every recorded move of the model's aliases (or of one alias), oldest first."""
-    store = alias_store(settings)
+    # Read without MLflow's client (seconds to import and open): the history table is created
+    # on first read if missing, MLflow's own tables only by MLflow (else ModelNotFound).
+    store = _store_for(registry_database_url(settings))
     records = store.history(name, alias)
     if not records:
-        get_registered_model(mlflow_client(settings), name)  # unknown model: ModelNotFound
+        require_model(settings, name)  # unknown model: ModelNotFound listing the known ones
     return [AliasMove.from_record(r) for r in records]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from keel.atomic_files import atomic_path
 from keel.errors import InvalidInput
-from keel.feature_store import open_store
+from keel.feature_store import open_store, require_feature_service
 from keel.input_files import Column, TableSchema, read_input
 from keel.provenance import code_commit
 from keel.settings import Settings
@@ -43,14 +43,14 @@ class BatchSummary:
     output: Path
 
 
-CUSTOMERS = TableSchema(columns=(Column(KEY, "integer"),))
-"""`keel score --input`: a `customer_id` column; other columns are ignored. A customer listed
-twice is scored once (the scores do not depend on the row), so duplicates are not an error."""
+CUSTOMERS = TableSchema(columns=(Column(KEY, "integer"),), unique=(KEY,))
+"""`keel score --input`: a `customer_id` column, each customer once (a duplicate is refused: it
+usually means the file is not the list the user meant); other columns are ignored."""
 
 
 def read_customers(path: Path) -> list[int]:
-    """The distinct customer ids, in file order, of a Parquet or CSV file with a `customer_id`
-    column of whole positive numbers; `InvalidInput` naming the file and the column."""
+    """The customer ids, in file order, of a Parquet or CSV file with a `customer_id` column of
+    distinct whole positive numbers; `InvalidInput` naming the file and the column."""
     ids = read_input(path, CUSTOMERS, role="--input")[KEY]
     if (ids < 1).any():
         row = int((ids < 1).to_numpy().argmax()) + 1
@@ -58,7 +58,23 @@ def read_customers(path: Path) -> list[int]:
             f"--input {path}: column {KEY!r} should hold positive integers, "
             f"found {int(ids[row - 1])} (row {row})"
         )
-    return [int(i) for i in dict.fromkeys(ids.tolist())]
+    return [int(i) for i in ids.tolist()]
+
+
+def parse_as_of(text: str) -> datetime:
+    """`--as-of` as a zone-aware time, or `InvalidInput` naming the option (Keel never guesses a
+    zone: the same wall-clock time is a different moment in each)."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"--as-of {text!r}: expected an ISO 8601 time with a zone, e.g. 2026-11-30T00:00Z"
+        ) from None
+    if moment.tzinfo is None:
+        raise InvalidInput(
+            f"--as-of {text!r}: give a time zone, e.g. {moment.isoformat(timespec='minutes')}Z"
+        )
+    return moment
 
 
 def _ignore(done: int, total: int) -> None:
@@ -78,7 +94,7 @@ def score_customers(
     if as_of.tzinfo is None:
         raise InvalidInput(f"--as-of {as_of.isoformat()}: give a time zone, e.g. ...Z")
     store = open_store(settings)
-    service = store.get_feature_service(settings.feature_service)
+    service = require_feature_service(store, settings.feature_service)
     stored = stored_feature_names(store, service)
     cache = ModelCache(mlflow_client(settings), settings.model_name)
     cache.refresh()
@@ -88,6 +104,7 @@ def score_customers(
     commit = code_commit()
     log = open_prediction_log(settings)
     results: list[dict[str, Any]] = []
+    on_progress(0, len(customers))  # everything is open: the scoring itself starts
     try:
         for start in range(0, len(customers), chunk_size):
             chunk = customers[start : start + chunk_size]

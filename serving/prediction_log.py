@@ -165,8 +165,9 @@ class PredictionLog(ABC):
         audit row (counts, actor, time; no customer data). Blocks until durable."""
         result = self._committer.commit_now(Erasure(customer_id, actor, datetime.now(UTC)))
         assert isinstance(result, ErasureResult)
-        # Like the audit row, the log line names no customer.
-        logger.info(
+        # Like the audit row, the log line names no customer. Debug: the caller (`keel
+        # predictions forget`) shows the result itself, and the audit row is the record.
+        logger.debug(
             "audit %s: %s by %s erased %d predictions and %d feedback records",
             result.audit_id,
             ERASE_ACTION,

@@ -93,7 +93,9 @@ def models_promote(
     actor: ActorOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Point an alias at a version; refuses a gate-failed version unless --force."""
+    """Point an alias at a version; refuses a gate-failed version unless --force; an alias
+    already at the version is left alone (exit 0, nothing recorded)."""
+    from keel.errors import AliasUnchanged
     from registry.aliases import move_alias
     from registry.refs import parse_ref
 
@@ -101,15 +103,22 @@ def models_promote(
         parsed = parse_ref(ref)
         if parsed.version is None:
             raise ValueError(f"promote needs a version (name/N), got {ref!r}")
-        move = move_alias(
-            get_settings(),
-            name=parsed.name,
-            alias=alias,
-            version=parsed.version,
-            reason=reason,
-            actor=actor,
-            force=force,
-        )
+        try:
+            move = move_alias(
+                get_settings(),
+                name=parsed.name,
+                alias=alias,
+                version=parsed.version,
+                reason=reason,
+                actor=actor,
+                force=force,
+            )
+        except AliasUnchanged as unchanged:
+            if as_json:
+                _echo_json({"moved": False, "message": unchanged.message})
+            else:
+                console.print(unchanged.message, highlight=False)
+            return
     if as_json:
         _echo_json(_move_dict(move))
         return
@@ -167,7 +176,8 @@ def models_compare(
     first: Annotated[str, typer.Argument(help="A version: churn/6 or churn@champion.")],
     second: Annotated[str, typer.Argument(help="Another version: churn/7.")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="PR-curve PNG (default ./pr_<a>_vs_<b>.png).")
+        Path | None,
+        typer.Option("--out", help="PR-curve PNG (default $KEEL_HOME/reports/pr_<a>_vs_<b>.png)."),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -178,13 +188,11 @@ def models_compare(
 
     with user_errors():
         a, b = parse_ref(first), parse_ref(second)
-        slug = f"{a}_vs_{b}".replace("/", "-").replace("@", "-")
-        target = (out or Path(f"pr_{slug}.png")).resolve()
         if as_json:
-            comparison = compare_versions(get_settings(), a, b, out=target)
+            comparison = compare_versions(get_settings(), a, b, out=out)
         else:
             with console.status("scoring both versions on the held-out snapshot"):
-                comparison = compare_versions(get_settings(), a, b, out=target)
+                comparison = compare_versions(get_settings(), a, b, out=out)
     if as_json:
         _echo_json(comparison.as_dict())
         return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -22,32 +21,39 @@ def score_command(
     ],
     output: Annotated[Path, typer.Option("--output", help="Parquet file of the scores.")],
 ) -> None:
-    """Score customers with the champion on point-in-time features; every score is logged."""
-    from serving.batch_scoring import read_customers, score_customers
+    """Score customers with the champion on point-in-time features; every score is logged.
+    The time and the file are checked before any work starts."""
+    from serving.batch_scoring import parse_as_of, read_customers, score_customers
 
     with user_errors():
-        try:
-            moment = datetime.fromisoformat(as_of)
-        except ValueError:
-            raise ValueError(
-                f"--as-of {as_of!r}: expected ISO 8601, e.g. 2026-11-30T00:00Z"
-            ) from None
+        moment = parse_as_of(as_of)
         customers = read_customers(input_path)
-        with Progress(
+        progress = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
             console=console,
-        ) as progress:
-            task = progress.add_task("scoring", total=len(customers))
+        )
+        task = progress.add_task("scoring", total=len(customers), start=False)
+
+        def on_progress(done: int, _total: int) -> None:
+            if not progress.live.is_started:  # shown once the store, model and log are open
+                progress.start()
+                progress.start_task(task)
+            progress.update(task, completed=done)
+
+        try:
             summary = score_customers(
                 get_settings(),
                 customers=customers,
                 as_of=moment,
                 output=output,
-                on_progress=lambda done, _total: progress.update(task, completed=done),
+                on_progress=on_progress,
             )
+        finally:
+            if progress.live.is_started:
+                progress.stop()
     console.print(
         f"scored {summary.scored:,} customers with {summary.model_name} v{summary.model_version}"
         f" ({summary.unknown:,} unknown) -> {summary.output}; logged as batch:{summary.batch_id}"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from keel.cli.common import user_errors
+from keel.cli.common import console, user_errors
 from keel.settings import get_settings
 
 LIBRARY_LOGGERS = ("mlflow", "feast", "alembic", "urllib3", "httpx")
@@ -26,6 +26,7 @@ def serve_command(
 
     from keel.production_checks import refuse_insecure_production
     from keel.redaction import uvicorn_log_config
+    from keel.server_process import check_can_bind, check_servable
     from serving.app import create_app
 
     settings = get_settings()
@@ -34,7 +35,10 @@ def serve_command(
     log_config = uvicorn_log_config(quiet=LIBRARY_LOGGERS)
     with user_errors():
         refuse_insecure_production(settings)
-        app = create_app(settings)  # refuses unsafe settings before binding the port
+        app = create_app(settings)  # refuses unsafe settings before anything is contacted
+        check_can_bind(host, port)
+        check_servable(settings)
+        console.print(f"serving on {base_url(host, port)} (docs /docs)", highlight=False)
         if count == 1:
             uvicorn.run(
                 app,
@@ -60,3 +64,8 @@ def serve_command(
                     access_log=False,
                     log_config=log_config,
                 )
+
+
+def base_url(host: str, port: int) -> str:
+    """The URL a client uses: an IPv6 address in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

@@ -27,7 +27,7 @@ def test_keel_score_scores_point_in_time_and_logs_the_batch(
     settings = copy_workspace(journey.settings, tmp_path / "home")
     customers = sample_customers(settings, 20)
     source = tmp_path / "customers.csv"
-    pd.DataFrame({"customer_id": [*customers, customers[0], UNKNOWN_CUSTOMER]}).to_csv(source)
+    pd.DataFrame({"customer_id": [*customers, UNKNOWN_CUSTOMER]}).to_csv(source)
     out = tmp_path / "scores.parquet"
     as_of = pd.Timestamp.now(tz="UTC").floor("s") - pd.Timedelta(days=1)
     monkeypatch.setenv("KEEL_HOME", str(settings.home))

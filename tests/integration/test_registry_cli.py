@@ -52,7 +52,7 @@ def test_promote_history_and_rollback_round_trip_as_json(backend: Settings) -> N
     assert code == 0
     code, out = keel("models", "promote", f"{name}/2", "--alias", "champion", "--reason", "v2")
     assert code == 0, out
-    assert "1 -> 2" in out
+    assert out.strip() == f"{name}@champion: 1 -> 2"
 
     code, out = keel("models", "rollback", name, "--reason", "bad v2", "--json")
     assert code == 0, out
@@ -68,6 +68,29 @@ def test_promote_history_and_rollback_round_trip_as_json(backend: Settings) -> N
     assert {m["actor"] for m in moves} == {"cli-tester"}
 
 
+def test_promote_to_the_version_the_alias_has_exits_0_and_records_nothing(
+    backend: Settings,
+) -> None:
+    name = register_versions(backend, ["passed", "passed"])
+    keel("models", "promote", f"{name}/2", "--reason", "first")
+
+    code, out = keel("models", "promote", f"{name}/2", "--reason", "again")
+    assert code == 0, out
+    assert out.strip() == f"{name}@champion already is version 2: nothing to do"
+    code, out = keel("models", "promote", f"{name}/2", "--reason", "again", "--json")
+    assert code == 0, out
+    assert json.loads(out) == {
+        "moved": False,
+        "message": f"{name}@champion already is version 2: nothing to do",
+    }
+
+    _, out = keel("models", "history", name, "--json")
+    moves = json.loads(out)
+    assert [(m["from_version"], m["to_version"], m["reason"]) for m in moves] == [
+        (None, 2, "first")
+    ]
+
+
 def test_gate_failed_promotion_exits_2_and_force_is_shown(backend: Settings) -> None:
     name = register_versions(backend, ["failed"])
     code, out = keel("models", "promote", f"{name}/1", "--reason", "try")
@@ -76,7 +99,7 @@ def test_gate_failed_promotion_exits_2_and_force_is_shown(backend: Settings) -> 
 
     code, out = keel("models", "promote", f"{name}/1", "--reason", "hotfix", "--force")
     assert code == 0, out
-    assert "forced" in out
+    assert out.strip() == f"{name}@champion: - -> 1 (forced past a failed gate)"
 
 
 @pytest.mark.parametrize(
