@@ -3,6 +3,8 @@
 Routes: `POST /v1/predict`, `POST /v1/features`, `POST /v1/feedback`, `GET /healthz`,
 `GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`, with a link
 from a prediction's `prediction_id` to the feedback body (clients and stateful testers follow it).
+`/docs` (Swagger UI) and `/redoc` load their scripts and styles from this server
+(`fastapi-offline` bundles them), so they work on a machine without internet.
 The models are loaded at start-up and follow their aliases every `KEEL_RELOAD_INTERVAL` seconds.
 """
 
@@ -16,6 +18,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from keel.settings import Settings
 from serving import ops_routes, routes
@@ -24,6 +27,9 @@ from serving.errors import install_error_handlers
 from serving.metrics import Metrics
 from serving.middleware import LimitsAndMetrics
 from serving.runtime import Runtime
+
+DOCS_ASSETS_URL = "/docs-assets"
+"""Where Swagger UI's and ReDoc's bundled scripts, styles and icon are served."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -46,7 +52,13 @@ def create_app(settings: Settings) -> FastAPI:
                 await follower
             runtime.close()
 
-    app = FastAPI(title="Keel serving API", version="0.2.0", lifespan=lifespan)
+    app = FastAPIOffline(
+        title="Keel serving API",
+        version="0.2.0",
+        lifespan=lifespan,
+        static_url=DOCS_ASSETS_URL,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+    )
     app.state.auth = auth
     app.state.metrics = metrics
     install_error_handlers(app)

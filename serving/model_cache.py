@@ -110,12 +110,14 @@ class ModelSet:
     champion: ServedModel
     challenger: ServedModel | None
     """None when the alias is missing or points to the champion's version."""
+    challenger_version: str | None = None
+    """Where the `challenger` alias points, also when that is the champion's version (then it
+    is not served separately): `/metrics` reports the alias, not the separate model."""
 
     def versions(self) -> dict[str, str | None]:
-        return {
-            CHAMPION: self.champion.model.version,
-            CHALLENGER: self.challenger.model.version if self.challenger else None,
-        }
+        """The version each alias points to (None: no such alias)."""
+        challenger = self.challenger.model.version if self.challenger else self.challenger_version
+        return {CHAMPION: self.champion.model.version, CHALLENGER: challenger}
 
 
 Loader = Callable[[MlflowClient, ModelVersion], LoadedModel]
@@ -194,13 +196,14 @@ class ModelCache:
                 )
             except ModelNotFound:
                 challenger_version = None
+            pointed = None if challenger_version is None else str(challenger_version.version)
             if challenger_version and challenger_version.version == champion_version.version:
                 challenger_version = None
             champion = self._served(champion_version, CHAMPION)
             challenger = (
                 self._served(challenger_version, CHALLENGER) if challenger_version else None
             )
-            new = ModelSet(champion, challenger)
+            new = ModelSet(champion, challenger, pointed)
             if self._current is not None and new.versions() == self._current.versions():
                 return False
             if self._current is not None:
@@ -213,8 +216,11 @@ class ModelCache:
         """Record on disk what each alias serves now (a failure only costs the cache)."""
         if self._files is None:
             return
+        challenger = models.challenger
+        if challenger is None and models.challenger_version == models.champion.model.version:
+            challenger = models.champion  # the alias points to the champion's version
         try:
-            for alias, served in ((CHAMPION, models.champion), (CHALLENGER, models.challenger)):
+            for alias, served in ((CHAMPION, models.champion), (CHALLENGER, challenger)):
                 if served is None:
                     self._files.forget(alias)
                 else:
@@ -232,6 +238,7 @@ class ModelCache:
             if champion is None:
                 return None
             challenger = self._files.recall(CHALLENGER)
+            pointed = None if challenger is None else challenger.model.version
             if challenger is not None and challenger.model.version == champion.model.version:
                 challenger = None
             for cached in (champion, challenger):
@@ -241,6 +248,7 @@ class ModelCache:
             self._current = ModelSet(
                 ServedModel.of(champion.model, champion.expectations),
                 ServedModel.of(challenger.model, challenger.expectations) if challenger else None,
+                pointed,
             )
             return champion
 

@@ -23,7 +23,7 @@ from serving.batcher import MicroBatcher
 from serving.log_disk import disk_problem
 from serving.metrics import Metrics
 from serving.model_cache import ModelCache
-from serving.model_files_cache import ModelFilesCache, cache_root
+from serving.model_files_cache import ModelFilesCache
 from serving.online_features import FeastOnlineFeatures, FeatureSource
 from serving.prediction_log import PredictionLog, PredictionRecord, open_prediction_log
 from serving.predictor import Predictor
@@ -78,6 +78,8 @@ class Runtime:
     log_error: str | None = field(init=False, default=None)
     """Why the last commit of the prediction log failed; None once a commit succeeds."""
     log_failed_at: float = field(init=False, default=0.0)
+    alias_problem: str | None = field(init=False, default=None)
+    """What the last alias check could not do and what is served meanwhile; logged on change."""
 
     def __post_init__(self) -> None:
         self.batcher = MicroBatcher(
@@ -110,11 +112,14 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
+        from keel.workspace import Workspace
+
         store = open_store(settings, online_timeout=settings.online_timeout)
+        cache_dir = Workspace.from_settings(settings).model_cache_dir
         models = ModelCache(
             mlflow_client(settings),
             settings.model_name,
-            files=ModelFilesCache(cache_root(settings.home), settings.model_name),
+            files=ModelFilesCache(cache_dir, settings.model_name),
             probe=registry_probe(settings),
         )
         predictor = Predictor(
@@ -131,8 +136,8 @@ class Runtime:
         except RegistryUnavailable as error:  # serve the champion cached by an earlier start
             cached = models.restore()
             if cached is None:
-                logger.warning("starting without a model (none cached): %s", error.message)
                 runtime.registry_status = "unreachable, no cached champion"
+                runtime.note_alias_problem(error)
             else:
                 logger.warning(
                     "registry unreachable (%s): serving cached champion %s v%s, loaded at %s, "
@@ -145,8 +150,10 @@ class Runtime:
                 runtime.registry_status = (
                     f"unreachable, serving cached champion v{cached.model.version}"
                 )
+                runtime.publish_versions()
+                runtime.alias_problem = runtime.describe_alias_problem(error)  # said above
         except KeelError as error:  # no champion yet: serve 503 until one appears
-            logger.warning("starting without a model: %s", error.message)
+            runtime.note_alias_problem(error)
         return runtime
 
     def reload(self) -> bool:
@@ -169,20 +176,56 @@ class Runtime:
             logger.info("registry reachable again: following the aliases")
         self.registry_status = "ok"
         self.metrics.reloads.labels("changed" if changed else "unchanged").inc()
+        self.publish_versions()
+        return changed
+
+    def publish_versions(self) -> None:
+        """`keel_model_version{alias}`: the version each alias points to (0: none)."""
         current = self.predictor.models.current
         if current is not None:
             for alias, version in current.versions().items():
                 self.metrics.model_version.labels(alias).set(float(version or 0))
-        return changed
+
+    def describe_alias_problem(self, error: Exception) -> str:
+        """A failed alias check in words: why, what is served meanwhile, and what to do."""
+        why = error.message if isinstance(error, KeelError) else _reason(error)
+        current = self.predictor.models.current
+        if current is None:
+            name = self.settings.model_name
+            return (
+                f"no model to serve and none cached ({why}): not ready, /v1/predict answers 503 "
+                f"until {name}@champion exists; run `keel train`, or `keel models promote "
+                f"{name}/<version> --alias champion`"
+            )
+        served = ", ".join(f"{alias} v{v}" for alias, v in current.versions().items() if v)
+        return f"alias check failed ({why}); still serving the loaded models: {served}"
+
+    def note_alias_problem(self, error: Exception) -> None:
+        """Log a failed alias check once, and again only when what it says changes."""
+        problem = self.describe_alias_problem(error)
+        if problem != self.alias_problem:
+            logger.warning("%s", problem)
+        self.alias_problem = problem
 
     async def follow_aliases(self) -> None:
         """Check the aliases every `reload_interval` seconds; a failed check keeps serving."""
         while True:
             await asyncio.sleep(self.settings.reload_interval)
-            try:
-                await asyncio.to_thread(self.reload)
-            except Exception as error:
-                logger.warning("alias check failed, still serving the cached models: %s", error)
+            await self.check_aliases()
+
+    async def check_aliases(self) -> None:
+        """One alias check; a failure is logged when it differs from the last one, a recovery
+        once."""
+        try:
+            await asyncio.to_thread(self.reload)
+        except Exception as error:
+            self.note_alias_problem(error)
+            return
+        if self.alias_problem is not None:
+            current = self.predictor.models.current
+            served = current.versions() if current else {}
+            logger.info("alias check succeeded again: serving %s", served)
+        self.alias_problem = None
 
     def log_problem(self) -> str | None:
         """Why the prediction log cannot take records now, or None: the local log's disk is

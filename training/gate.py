@@ -1,18 +1,39 @@
-"""The promotion gate: a model that does not beat the no-model baseline is never promoted, and
-a new version never replaces a champion that does better on the same test set."""
+"""The promotion gate: a model that does not beat the no-model baseline is never served, and
+a new version never replaces a champion that does better on the same test set.
+
+Two verdicts, two consequences: a version that beats the baseline (by the margin) but not the
+champion may wait as `challenger` (it is better than no model); one that loses to the baseline
+gets no serving alias at all, since `KEEL_CHALLENGER_SHARE` would serve it to real customers.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+GATE_TAG = "keel.gate"
+GATE_REASON_TAG = "keel.gate_reason"
+BASELINE_TAG = "keel.gate_baseline"
+"""`passed` when the version beats the baseline by the margin, else `failed`: no serving alias."""
+
 
 @dataclass(frozen=True)
 class GateDecision:
     passed: bool
+    """Beats the baseline by the margin and is not below the champion: may become champion."""
     reason: str
+    beats_baseline: bool
+    """Beats the baseline by the margin: may be served, at least as challenger."""
 
     def as_tags(self) -> dict[str, str]:
-        return {"keel.gate": "passed" if self.passed else "failed", "keel.gate_reason": self.reason}
+        return {
+            GATE_TAG: _verdict(self.passed),
+            GATE_REASON_TAG: self.reason,
+            BASELINE_TAG: _verdict(self.beats_baseline),
+        }
+
+
+def _verdict(passed: bool) -> str:
+    return "passed" if passed else "failed"
 
 
 def promotion_gate(
@@ -32,18 +53,21 @@ def promotion_gate(
             False,
             f"test PR AUC {candidate_pr_auc:.4f} does not beat "
             f"baseline {baseline_pr_auc:.4f} + margin {margin:g}",
+            beats_baseline=False,
         )
     if champion_pr_auc is not None and candidate_pr_auc < champion_pr_auc:
         return GateDecision(
             False,
             f"test PR AUC {candidate_pr_auc:.4f} is below the champion's {champion_pr_auc:.4f} "
             "on the same test set",
+            beats_baseline=True,
         )
     versus = "" if champion_pr_auc is None else f", champion {champion_pr_auc:.4f}"
     return GateDecision(
         True,
         f"test PR AUC {candidate_pr_auc:.4f} beats baseline {baseline_pr_auc:.4f} "
         f"+ margin {margin:g}{versus}",
+        beats_baseline=True,
     )
 
 

@@ -1,4 +1,7 @@
-"""After registration: gate the new version, record why on the version, move its aliases."""
+"""After registration: gate the new version, record why on the version, move its aliases.
+
+A version that loses to the no-model baseline gets no serving alias (see `training.gate`).
+"""
 
 from __future__ import annotations
 
@@ -21,6 +24,9 @@ if TYPE_CHECKING:
     from training.train import CandidateResult
 
 CHALLENGER = "challenger"
+FORCED_TAG = "keel.forced_alias"
+"""Set on a version that `keel train --force` aliased although it lost to the baseline."""
+FORCED_BY_TAG = "keel.forced_by"
 
 
 def champion_pr_auc(
@@ -37,11 +43,20 @@ def champion_pr_auc(
     return champion.version, float(average_precision_score(split.test[LABEL], scores))
 
 
-def _move_alias(settings: Settings, alias: str, version: str, reason: str) -> None:
-    """An audited alias move (history row and alias change in one transaction)."""
-    move_alias(
-        settings, name=settings.model_name, alias=alias, version=version, reason=reason, actor=None
+def _move_alias(
+    settings: Settings, alias: str, version: str, reason: str, *, force: bool = False
+) -> str:
+    """An audited alias move (history row and alias change in one transaction); the actor."""
+    move = move_alias(
+        settings,
+        name=settings.model_name,
+        alias=alias,
+        version=version,
+        reason=reason,
+        actor=None,
+        force=force,
     )
+    return move.actor
 
 
 def promote_if_gate_passes(
@@ -55,9 +70,12 @@ def promote_if_gate_passes(
     split: TimeSplit,
     parent_run_id: str,
     margin: float,
+    force: bool = False,
 ) -> tuple[GateDecision, list[str]]:
-    """Tag the version with the gate's inputs and decision; it becomes `challenger`, and
-    `champion` only if it passes. Returns the decision and the aliases moved."""
+    """Tag the version with the gate's inputs and decision and move its aliases: `challenger`
+    if it beats the baseline, and `champion` too if it passes the whole gate. One that loses to
+    the baseline gets no alias, unless `force` makes it `challenger` (recorded in the alias
+    history and as version tags). Returns the decision and the aliases moved."""
     champion_version, champion_score = champion_pr_auc(
         client, settings.model_name, split, new_version=version
     )
@@ -86,8 +104,17 @@ def promote_if_gate_passes(
         tags["keel.gate_champion_test_pr_auc"] = f"{champion_score:.6f}"
     for key, value in tags.items():
         client.set_model_version_tag(settings.model_name, version, key, value)
+    if not gate.beats_baseline and not force:
+        return gate, []
+    trained = f"keel train: new version from run {parent_run_id}"
+    if gate.beats_baseline:
+        _move_alias(settings, CHALLENGER, version, trained)
+    else:
+        reason = f"{trained}, forced (--force) although it loses to the baseline: {gate.reason}"
+        actor = _move_alias(settings, CHALLENGER, version, reason, force=True)
+        client.set_model_version_tag(settings.model_name, version, FORCED_TAG, CHALLENGER)
+        client.set_model_version_tag(settings.model_name, version, FORCED_BY_TAG, actor)
     moved = [CHALLENGER]
-    _move_alias(settings, CHALLENGER, version, f"keel train: new version from run {parent_run_id}")
     if gate.passed:
         _move_alias(settings, CHAMPION, version, f"keel train: gate passed: {gate.reason}")
         moved.append(CHAMPION)

@@ -28,6 +28,14 @@ def train_command(
         int | None,
         typer.Option(help="Sanity check: permute training labels with this seed; must fail."),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Make the new version `challenger` even if it loses to the baseline "
+            "(recorded in the alias history and as a version tag).",
+        ),
+    ] = False,
 ) -> None:
     """Train baseline, one rule, logistic regression and boosting; register, gate, alias."""
     from keel.cli.render import train_summary
@@ -42,6 +50,7 @@ def train_command(
             fn_cost=fn_cost,
             fp_cost=fp_cost,
             shuffle_labels_seed=shuffle_labels,
+            force=force,
         )
     with user_errors(), step_status() as on_step:
         result = train(get_settings(), options=options, on_step=on_step)

@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 from serving_process import copy_workspace
 
 from keel.demo import DemoResult
+from registry.aliases import move_alias
+from registry.client import mlflow_client
 from serving.app import create_app
 
 pytestmark = pytest.mark.e2e
@@ -95,3 +98,64 @@ def test_features_endpoint_answers_in_feasts_get_online_features_shape(
         assert by_name["plan"]["statuses"] == ["PRESENT", "NOT_FOUND"]
         unknown = client.post("/v1/features", json={**body, "feature_service": "nope"})
         assert unknown.status_code == 404 and "feature_service" in unknown.json()["detail"]
+
+
+def test_features_without_the_on_demand_request_field_is_a_422_saying_how_to_send_it(
+    journey: DemoResult, tmp_path: Path
+) -> None:
+    settings = copy_workspace(journey.settings, tmp_path / "home")
+    with TestClient(create_app(settings)) as client:
+        for selection in (
+            {"feature_service": "churn_v1"},
+            {"features": ["customer_profile:plan", "customer_derived:tenure_days"]},
+        ):
+            body = {**selection, "entities": {"customer_id": [1, 2]}}
+            answer = client.post("/v1/features", json=body)
+            assert answer.status_code == 422, answer.text
+            error = answer.json()
+            assert error["error"] == "InvalidInput"
+            detail = error["detail"]
+            assert detail.startswith("entities.as_of_unix is missing"), detail
+            assert "on-demand feature view customer_derived" in detail
+            assert "Scoring time, Unix seconds" in detail
+            assert '"entities": {"customer_id": [1, 2], "as_of_unix": [' in detail
+            # Sent as the message says, the same request is answered.
+            sent = {**selection, "entities": {"customer_id": [1, 2], "as_of_unix": [1] * 2}}
+            assert client.post("/v1/features", json=sent).status_code == 200
+        # Views without request-time inputs need no such field.
+        plain = {"features": ["customer_profile:plan"], "entities": {"customer_id": [1]}}
+        assert client.post("/v1/features", json=plain).status_code == 200
+
+
+def served_alias_versions(client: TestClient) -> dict[str, float]:
+    """`keel_model_version` of `/metrics`, by alias."""
+    text = client.get("/metrics").text
+    return {
+        sample.labels["alias"]: sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "keel_model_version"
+        for sample in family.samples
+    }
+
+
+def test_metrics_name_the_challengers_version_also_when_it_is_the_champions(
+    journey: DemoResult, tmp_path: Path
+) -> None:
+    settings = copy_workspace(journey.settings, tmp_path / "home")
+    name = settings.model_name
+    registry = mlflow_client(settings)
+    champion = registry.get_model_version_by_alias(name, "champion")
+    challenger = registry.get_model_version_by_alias(name, "challenger")
+    assert challenger.version == champion.version  # the journey's one version holds both
+    with TestClient(create_app(settings)) as client:
+        first = float(champion.version)
+        assert served_alias_versions(client) == {"champion": first, "challenger": first}
+
+        second = registry.create_model_version(name, champion.source, run_id=champion.run_id)
+        move_alias(settings, name=name, alias="challenger", version=second.version, reason="A/B")
+        reloaded = client.post("/admin/reload").json()
+        assert reloaded["challenger"]["version"] == str(second.version)
+        assert served_alias_versions(client) == {
+            "champion": first,
+            "challenger": float(second.version),
+        }

@@ -119,6 +119,28 @@ def test_gate_failed_version_is_refused_unless_forced_and_force_is_recorded(
     assert alias_history(backend, name=name)[-1].forced
 
 
+def test_challenger_takes_a_version_behind_the_champion_not_one_behind_the_baseline(
+    backend: Settings,
+) -> None:
+    """`challenger` is served (A/B, shadow): a version worse than no model needs --force."""
+    name = register_versions(backend, ["passed", "failed", "failed"])
+    client = mlflow_client(backend)
+    client.set_model_version_tag(name, "2", "keel.gate_baseline", "passed")  # behind champion
+    client.set_model_version_tag(name, "3", "keel.gate_baseline", "failed")  # behind baseline
+
+    waiting = move_alias(backend, name=name, alias="challenger", version=2, reason="trained")
+    assert not waiting.forced
+    with pytest.raises(PromotionRefused, match=f"{name}/3 failed its gate"):
+        move_alias(backend, name=name, alias="challenger", version=3, reason="try")
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == "2"
+
+    forced = move_alias(
+        backend, name=name, alias="challenger", version=3, reason="debugging", force=True
+    )
+    assert forced.forced and forced.actor == "tester" and forced.reason == "debugging"
+    assert alias_history(backend, name=name, alias="challenger")[-1] == forced
+
+
 def test_unknown_model_version_and_alias_are_named(backend: Settings) -> None:
     name = register_versions(backend, ["passed"])
     with pytest.raises(ModelNotFound, match="model nosuch not found"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 from keel.data import generate_dataset
 from keel.features import apply_definitions
 from keel.settings import Settings
+from registry.aliases import alias_history
 from registry.client import mlflow_client
 from training.labels import LABEL
 from training.train import TrainOptions, TrainResult, train
@@ -17,15 +19,18 @@ from training.train import TrainOptions, TrainResult, train
 pytestmark = pytest.mark.integration
 
 CANDIDATES = ["baseline", "one_rule", "logistic_regression", "gradient_boosting"]
+SHUFFLED = TrainOptions(shuffle_labels_seed=1, gate_margin=0.05)
+"""Trained on permuted labels, yet picked on real validation labels: on this small data the
+pick clears the baseline by 0.015 PR AUC (0.058 vs 0.043), so a higher margin makes it lose."""
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainResult, TrainResult]:
-    settings = Settings(home=tmp_path_factory.mktemp("training") / "ws")
+    settings = Settings(home=tmp_path_factory.mktemp("training") / "ws", actor="trainer")
     generate_dataset(settings, customers=2000, days=150, seed=11, end=date(2026, 1, 1))
     apply_definitions(settings)
     first = train(settings)
-    shuffled = train(settings, options=TrainOptions(shuffle_labels_seed=1))
+    shuffled = train(settings, options=SHUFFLED)
     return settings, first, shuffled
 
 
@@ -64,7 +69,7 @@ def test_the_best_candidate_is_registered_gated_and_promoted(runs) -> None:
     assert tags["keel.feature_definitions_hash"].startswith("sha256:")
     assert tags["feast.feature_service"] == settings.feature_service
     assert float(tags["keel.baseline_test_pr_auc"]) < float(tags["keel.test_pr_auc"])
-    assert "champion" in version.aliases  # challenger has moved on to the shuffled run's version
+    assert sorted(version.aliases) == ["challenger", "champion"]  # the shuffled run took neither
     location = client.get_model_version_download_uri(settings.model_name, first.model_version)
     assert str(settings.home) in location, f"model artifacts outside the workspace: {location}"
     monitoring = {a.path for a in client.list_artifacts(version.run_id, "monitoring")}
@@ -93,13 +98,66 @@ def test_a_version_leads_back_to_its_exact_training_frame_and_plots(runs) -> Non
     assert parent.data.tags["keel.code_commit"]
 
 
-def test_gate_refuses_a_model_trained_on_shuffled_labels(runs) -> None:
+def test_a_version_that_loses_to_the_baseline_gets_no_serving_alias(runs) -> None:
+    """`--shuffle-labels`: worse than no model, so not even `challenger` (an A/B share or the
+    shadow would serve it)."""
     settings, first, shuffled = runs
-    assert not shuffled.gate.passed
-    assert shuffled.aliases == ["challenger"]
+    assert not shuffled.gate.passed and not shuffled.gate.beats_baseline
+    assert shuffled.aliases == []
     client = mlflow_client(settings)
-    champion = client.get_model_version_by_alias(settings.model_name, "champion")
-    challenger = client.get_model_version_by_alias(settings.model_name, "challenger")
-    assert str(champion.version) == first.model_version
-    assert str(challenger.version) == shuffled.model_version
-    assert challenger.tags["keel.gate"] == "failed"
+    for alias in ("champion", "challenger"):
+        held = client.get_model_version_by_alias(settings.model_name, alias)
+        assert str(held.version) == first.model_version, alias
+    version = client.get_model_version(settings.model_name, shuffled.model_version)
+    assert version.aliases == []
+    assert version.tags["keel.gate"] == "failed"
+    assert version.tags["keel.gate_baseline"] == "failed"
+    assert "does not beat baseline" in version.tags["keel.gate_reason"]
+    moved_to = {m.to_version for m in alias_history(settings, name=settings.model_name)}
+    assert moved_to == {int(first.model_version)}
+
+
+def test_force_makes_a_losing_version_challenger_and_records_who_and_why(runs) -> None:
+    settings, first, _ = runs
+    forced = train(settings, options=replace(SHUFFLED, force=True))
+    assert not forced.gate.beats_baseline
+    assert forced.aliases == ["challenger"]
+    client = mlflow_client(settings)
+    name = settings.model_name
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == (
+        forced.model_version
+    )
+    assert str(client.get_model_version_by_alias(name, "champion").version) == first.model_version
+    tags = client.get_model_version(name, forced.model_version).tags
+    assert (tags["keel.forced_alias"], tags["keel.forced_by"]) == ("challenger", "trainer")
+    move = alias_history(settings, name=name, alias="challenger")[-1]
+    assert (move.to_version, move.forced) == (int(forced.model_version), True)
+    assert move.actor == "trainer"
+    assert "forced (--force) although it loses to the baseline" in move.reason
+    assert forced.gate.reason in move.reason
+
+
+def test_a_version_behind_the_champion_but_ahead_of_the_baseline_waits_as_challenger(
+    runs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The champion is made unbeatable on the test set; the new version still beats the
+    baseline, so it becomes `challenger` (not champion), unforced."""
+    settings, first, _ = runs
+    monkeypatch.setattr(
+        "training.promotion.champion_pr_auc",
+        lambda *_, **__: (first.model_version, 0.99),
+    )
+    behind = train(settings)
+    assert behind.gate.beats_baseline and not behind.gate.passed
+    assert "below the champion's 0.9900" in behind.gate.reason
+    assert behind.aliases == ["challenger"]
+    client = mlflow_client(settings)
+    name = settings.model_name
+    assert str(client.get_model_version_by_alias(name, "challenger").version) == (
+        behind.model_version
+    )
+    assert str(client.get_model_version_by_alias(name, "champion").version) == first.model_version
+    tags = client.get_model_version(name, behind.model_version).tags
+    assert (tags["keel.gate"], tags["keel.gate_baseline"]) == ("failed", "passed")
+    assert "keel.forced_alias" not in tags
+    assert not alias_history(settings, name=name, alias="challenger")[-1].forced

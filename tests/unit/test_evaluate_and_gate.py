@@ -125,6 +125,25 @@ def test_gate_keeps_a_champion_that_does_better_on_the_same_test_set() -> None:
     assert promotion_gate(0.32, 0.05, champion_pr_auc=0.32).passed
 
 
+def test_gate_tells_losing_to_the_baseline_from_losing_to_the_champion() -> None:
+    """Only the first keeps a version from every serving alias (challenger included)."""
+    lost = promotion_gate(0.06, 0.05, champion_pr_auc=0.30, margin=0.01)
+    behind = promotion_gate(0.20, 0.05, champion_pr_auc=0.30, margin=0.01)
+    won = promotion_gate(0.40, 0.05, champion_pr_auc=0.30, margin=0.01)
+    assert [(d.passed, d.beats_baseline) for d in (lost, behind, won)] == [
+        (False, False),
+        (False, True),
+        (True, True),
+    ]
+    assert lost.as_tags() == {
+        "keel.gate": "failed",
+        "keel.gate_reason": "test PR AUC 0.0600 does not beat baseline 0.0500 + margin 0.01",
+        "keel.gate_baseline": "failed",
+    }
+    assert behind.as_tags()["keel.gate_baseline"] == "passed"
+    assert won.as_tags()["keel.gate_baseline"] == "passed"
+
+
 def test_top_decile_of_a_constant_score_is_the_prior() -> None:
     y = np.array([1] * 10 + [0] * 190)  # positives first: row order must not matter
     precision, lift = top_decile(y, np.full(200, 0.05))
