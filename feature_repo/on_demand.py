@@ -62,6 +62,10 @@ def derived_view(profile: FeatureView, activity: FeatureView) -> OnDemandFeature
             Field(name="login_trend", dtype=Float64),
         ],
         mode="pandas",
+        # Tenure grows by one a day for every unchanged customer: monitoring ages the reference
+        # by the elapsed time instead of calling a month-older population drifted. (On the view,
+        # not the field: Feast refuses tagged fields of an on-demand view, feast-dev/feast#3617.)
+        tags={"grows_per_day": "tenure_days=1"},
     )
     view: OnDemandFeatureView = decorate(_fresh_copy(customer_derived))
     return view

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,7 @@ import pandas as pd
 
 from keel.errors import InvalidInput, ModelNotFound
 from keel.settings import Settings
+from monitoring.ageing import reference_time
 from monitoring.drift_stats import bin_edges, bin_frequencies, quantile_sketch
 
 PROFILE_ARTIFACT_DIR = "monitoring"
@@ -29,7 +31,8 @@ PROFILE_ARTIFACT = f"{PROFILE_ARTIFACT_DIR}/{PROFILE_FILE}"
 SCORE = "score"
 OTHER = "__other__"
 MAX_CATEGORIES = 100
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2 added `FeatureProfile.grows_per_day` and `ReferenceProfile.as_of`; 1 still loads."""
 
 Kind = Literal["numeric", "categorical"]
 
@@ -51,6 +54,8 @@ class FeatureProfile:
     bin_edges: list[float] = field(default_factory=list)
     bin_frequencies: list[float] = field(default_factory=list)
     categories: dict[str, float] = field(default_factory=dict)
+    grows_per_day: float | None = None
+    """Declared growth per day of an unchanged entity's value (a tenure: 1), else None."""
 
     @property
     def present(self) -> int:
@@ -67,6 +72,8 @@ class ReferenceProfile:
     rows: int
     created_at: str
     format_version: int = FORMAT_VERSION
+    as_of: str | None = None
+    """Median time of the reference rows (ISO 8601), what growing features are aged from."""
 
     @property
     def names(self) -> list[str]:
@@ -89,6 +96,7 @@ class ReferenceProfile:
                 rows=int(payload["rows"]),
                 created_at=str(payload["created_at"]),
                 format_version=int(payload.get("format_version", FORMAT_VERSION)),
+                as_of=payload.get("as_of"),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise InvalidInput(f"not a Keel reference profile: {error}") from error
@@ -161,15 +169,24 @@ def profile_column(name: str, series: pd.Series) -> FeatureProfile:
 
 
 def build_reference_profile(
-    frame: pd.DataFrame, features: list[str], scores: np.ndarray | None
+    frame: pd.DataFrame,
+    features: list[str],
+    scores: np.ndarray | None,
+    *,
+    grows_per_day: Mapping[str, float] | None = None,
 ) -> ReferenceProfile:
-    """Profile `features` of `frame` (the training frame) and the model's `scores` on it."""
+    """Profile `features` of `frame` (the training frame) and the model's `scores` on it;
+    `grows_per_day` names the features that grow with time (`monitoring.ageing`)."""
     missing = [name for name in features if name not in frame.columns]
     if missing:
         raise InvalidInput(f"training frame lacks feature column(s) {', '.join(missing)}")
     if frame.empty:
         raise InvalidInput("cannot profile an empty training frame")
+    growth = dict(grows_per_day or {})
     profiles = {name: profile_column(name, frame[name]) for name in features}
+    for name, rate in growth.items():
+        if name in profiles and profiles[name].kind == "numeric":
+            profiles[name] = replace(profiles[name], grows_per_day=float(rate))
     score = None
     if scores is not None:
         score = profile_numeric(SCORE, pd.Series(np.asarray(scores, dtype=float)))
@@ -178,6 +195,7 @@ def build_reference_profile(
         score=score,
         rows=len(frame),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        as_of=reference_time(frame),
     )
 
 

@@ -80,7 +80,7 @@ def _drift_row(f: FeatureDrift) -> list[str]:
         p_value,
         f"{f.psi:.3f}",
         f"{f.null_rate_reference:.1%} → {f.null_rate_current:.1%}",
-        _verdict(f.drifted, "drift", "ok"),
+        _verdict(f.drifted, "drift", "ok") if f.judged else "<span class='note'>—</span>",
         html.escape("; ".join(f.reasons)),
     ]
 
@@ -91,13 +91,20 @@ def drift_section(drift: DriftReport) -> str:
         rows.append(_drift_row(drift.score))
     header = ["feature", "kind", "test", "statistic", "p", "PSI", "nulls", "verdict", "why"]
     overall = _verdict(drift.drifted, "DRIFT", "no drift")
+    if drift.too_few_rows:
+        overall = f"<span class='note'>{html.escape(drift.too_few_rows_reason)}</span>"
     t = drift.thresholds
     return (
         f"<h2 id='drift'>Drift: {overall}</h2><p>{drift.rows:,} current rows. Thresholds: "
         f"KS/chi-square p &lt; {t.p_value} up to {t.small_window:,} rows, else Wasserstein "
         f"≥ {t.wasserstein} sd / Jensen-Shannon ≥ {t.jensen_shannon}; PSI ≥ {t.psi}; null "
-        f"rate moved ≥ {t.null_rate:.0%}.</p>" + _table(header, rows)
+        f"rate moved ≥ {t.null_rate:.0%}; at least {t.min_rows:,} rows to judge.</p>"
+        + _table(header, rows)
     )
+
+
+def _ok_with_notes(notes: list[str]) -> str:
+    return "ok" + (f" ({html.escape('; '.join(notes))}, within tolerance)" if notes else "")
 
 
 def validation_section(report: ValidationReport) -> str:
@@ -109,7 +116,7 @@ def validation_section(report: ValidationReport) -> str:
             f"{c.not_typed:,}",
             f"{c.below:,}",
             f"{c.above:,}",
-            _verdict(not c.ok, html.escape("; ".join(c.violations)), "ok"),
+            _verdict(not c.ok, html.escape("; ".join(c.violations)), _ok_with_notes(c.notes)),
         ]
         for c in report.columns
     ]
@@ -248,6 +255,10 @@ def write_report(inputs: ReportInputs, out: Path) -> ReportResult:
     )
 
 
+_DRIFT_TAGS = {"drift": "drift", "no drift": "ok"}
+"""The `verdict.drift` tag: drift, ok, or "too few rows"."""
+
+
 def log_report_to_mlflow(settings: Settings, result: ReportResult) -> str:
     """A run in `<project>-monitoring` with the page, the plots, drift metrics and verdicts."""
     from registry.client import ensure_experiment, mlflow_client
@@ -260,7 +271,8 @@ def log_report_to_mlflow(settings: Settings, result: ReportResult) -> str:
         client.log_metric(run_id, f"psi.{feature.name}", feature.psi)
         client.log_metric(run_id, f"drift_statistic.{feature.name}", feature.statistic)
     client.log_metric(run_id, "drifted_features", float(len(result.drift.drifted_features)))
-    client.set_tag(run_id, "verdict.drift", "drift" if result.drift.drifted else "ok")
+    drift = result.drift
+    client.set_tag(run_id, "verdict.drift", _DRIFT_TAGS.get(drift.verdict, drift.verdict))
     client.set_tag(run_id, "verdict.validation", "ok" if result.validation.ok else "failed")
     client.log_artifact(run_id, str(result.out))
     with tempfile.TemporaryDirectory() as tmp:

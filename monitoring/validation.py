@@ -1,9 +1,12 @@
 """Data validation: the reference profile turned into expectations, checked per row or per file.
 
 Expectations per feature: its type (number or text), a range (the reference min/max widened
-by `range_tolerance` of the span on each side), the allowed categories (those seen in
-training), and whether nulls are allowed (per row: only if training had any; per file: the
-null rate may exceed the reference's by at most `null_tolerance`).
+by `range_tolerance` of the span on each side; a feature growing with time, `monitoring.ageing`,
+has no bound in the direction it grows), the allowed categories (those seen in training), and
+whether nulls are allowed (per row: only if training had any; per file: the null rate may
+exceed the reference's by at most `null_tolerance`). Per file, a numeric column fails only when
+more than `outlier_tolerance` of its rows (default 1%) fall outside the range: a handful of rare
+but legitimate values beyond the one training snapshot's extremes is a note, not a failure.
 
 `Expectations.violations(row)` is the serving hot path: pure Python over precomputed tuples,
 a few microseconds per row; `validate_frame` is the vectorised version for files.
@@ -47,6 +50,8 @@ class Expectations:
     numeric: tuple[NumericExpectation, ...]
     categorical: tuple[CategoricalExpectation, ...]
     null_tolerance: float = 0.05
+    outlier_tolerance: float = 0.01
+    """Per file: the share of a column's rows that may lie outside its range (noted, not failed)."""
 
     @classmethod
     def from_profile(
@@ -55,11 +60,13 @@ class Expectations:
         *,
         range_tolerance: float = 0.1,
         null_tolerance: float = 0.05,
+        outlier_tolerance: float = 0.01,
     ) -> Expectations:
         """Expectations of every profiled feature (`range_tolerance` is a share of the span)."""
-        if range_tolerance < 0 or null_tolerance < 0:
+        if range_tolerance < 0 or null_tolerance < 0 or not 0 <= outlier_tolerance < 1:
             raise ValueError(
-                f"tolerances must be >= 0, got range {range_tolerance}, null {null_tolerance}"
+                f"tolerances must be >= 0 (outliers below 1), got range {range_tolerance}, "
+                f"null {null_tolerance}, outliers {outlier_tolerance}"
             )
         numeric: list[NumericExpectation] = []
         categorical: list[CategoricalExpectation] = []
@@ -70,6 +77,8 @@ class Expectations:
                 if low is None or high is None:
                     low, high = -math.inf, math.inf
                 margin = (high - low) * range_tolerance
+                if feature.grows_per_day:  # grows with time: no ceiling, or a floor if it shrinks
+                    low, high = (low, math.inf) if feature.grows_per_day > 0 else (-math.inf, high)
                 numeric.append(
                     NumericExpectation(
                         name, low - margin, high + margin, nullable, feature.null_rate
@@ -80,7 +89,7 @@ class Expectations:
                 categorical.append(
                     CategoricalExpectation(name, allowed, nullable, feature.null_rate)
                 )
-        return cls(tuple(numeric), tuple(categorical), null_tolerance)
+        return cls(tuple(numeric), tuple(categorical), null_tolerance, outlier_tolerance)
 
     @property
     def names(self) -> list[str]:
@@ -129,6 +138,8 @@ class ColumnValidation:
     above: int = 0
     unknown: dict[str, int] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    """Out-of-range values within the file's outlier tolerance: shown, not failed."""
 
     @property
     def ok(self) -> bool:
@@ -163,7 +174,9 @@ def _null_violation(name: str, rate: float, reference: float, tolerance: float) 
     return []
 
 
-def _numeric_column(e: NumericExpectation, series: pd.Series, tolerance: float) -> ColumnValidation:
+def _numeric_column(
+    e: NumericExpectation, series: pd.Series, tolerance: float, outlier_tolerance: float
+) -> ColumnValidation:
     values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     null = series.isna().to_numpy()
     not_typed = int(np.sum(np.isnan(values) & ~null))
@@ -174,12 +187,23 @@ def _numeric_column(e: NumericExpectation, series: pd.Series, tolerance: float) 
     problems = _null_violation(e.name, rate, e.reference_null_rate, tolerance)
     if not_typed:
         problems.append(f"{not_typed:,} value(s) not a number")
-    if below:
-        problems.append(f"{below:,} value(s) below {e.low:g}")
-    if above:
-        problems.append(f"{above:,} value(s) above {e.high:g}")
+    outside = [f"{below:,} value(s) below {e.low:g}"] if below else []
+    outside += [f"{above:,} value(s) above {e.high:g}"] if above else []
+    within_tolerance = rows > 0 and (below + above) / rows <= outlier_tolerance
+    notes = outside if within_tolerance else []
+    problems += [] if within_tolerance else outside
     return ColumnValidation(
-        e.name, "numeric", rows, rate, e.reference_null_rate, not_typed, below, above, {}, problems
+        e.name,
+        "numeric",
+        rows,
+        rate,
+        e.reference_null_rate,
+        not_typed,
+        below,
+        above,
+        {},
+        problems,
+        notes,
     )
 
 
@@ -214,7 +238,9 @@ def validate_frame(frame: pd.DataFrame, expectations: Expectations) -> Validatio
         if n.name not in frame.columns:
             columns.append(_missing(n.name, "numeric", len(frame), n.reference_null_rate))
         else:
-            columns.append(_numeric_column(n, frame[n.name], tolerance))
+            columns.append(
+                _numeric_column(n, frame[n.name], tolerance, expectations.outlier_tolerance)
+            )
     for c in expectations.categorical:
         if c.name not in frame.columns:
             columns.append(_missing(c.name, "categorical", len(frame), c.reference_null_rate))

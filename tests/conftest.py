@@ -6,7 +6,7 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -30,14 +30,18 @@ def _reachable(url: str) -> bool:
         return False
 
 
+def skip_or_fail(reason: str) -> NoReturn:
+    """The one way a test gives up on a missing service, binary or privilege: a skip on a
+    developer machine, a failure naming `reason` when KEEL_REQUIRE_SERVICES is set (CI)."""
+    if services_required():
+        pytest.fail(f"{reason} and KEEL_REQUIRE_SERVICES is set", pytrace=False)
+    pytest.skip(reason)
+
+
 def require_service(url: str, name: str) -> None:
     """Skip when the server is down on a developer machine; fail in CI."""
-    if _reachable(url):
-        return
-    message = f"{name} is not reachable at {url}"
-    if services_required():
-        pytest.fail(f"{message} and KEEL_REQUIRE_SERVICES is set")
-    pytest.skip(message)
+    if not _reachable(url):
+        skip_or_fail(f"{name} is not reachable at {url}")
 
 
 @pytest.fixture

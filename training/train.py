@@ -2,14 +2,17 @@
 
 One parent run holds the dataset, the exact training frame and Feast's lineage tags; each
 candidate is a nested run with the same metrics on the same time split. The best candidate on
-validation is registered; it becomes `challenger`, and `champion` only if the gate passes.
+validation is registered; it becomes `challenger` if it beats the no-model baseline, and
+`champion` too only if it passes the whole gate (see `training.gate`).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import tempfile
 from collections.abc import Callable
+from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +26,7 @@ from keel.feature_store import open_store
 from keel.provenance import code_commit, read_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
+from monitoring.ageing import feature_service_growth
 from monitoring.profile import build_reference_profile, log_reference_profile
 from registry.client import ensure_experiment, mlflow_client
 from training.dataset import TrainingFrame, build_training_frame, load_snapshots
@@ -49,6 +53,8 @@ class TrainOptions:
     fp_cost: float | None = None
     shuffle_labels_seed: int | None = None
     """Sanity check: permute the training labels; the gate must then refuse the model."""
+    force: bool = False
+    """Make the new version `challenger` even if it loses to the baseline (recorded)."""
 
     def __post_init__(self) -> None:
         if (self.fn_cost is None) != (self.fp_cost is None):
@@ -212,8 +218,9 @@ def train(
         results: list[CandidateResult] = []
         fitted: dict[str, Pipeline] = {}
         test_scores: dict[str, pd.Series] = {}
-        for name, estimator in candidates(features, class_weight=options.class_weight):
-            on_step(f"candidate {len(results) + 1}: {name}")
+        to_fit = candidates(features, class_weight=options.class_weight)
+        for name, estimator in to_fit:
+            on_step(f"candidate {name} ({len(results) + 1}/{len(to_fit)})")
             result, scores = _fit_candidate(name, estimator, split, features, options, lineage)
             results.append(result)
             fitted[name] = estimator
@@ -228,7 +235,10 @@ def train(
             # so pooling every snapshot would flag drift on unchanged data.
             latest = training.frame[training.frame[TIMESTAMP] == training.frame[TIMESTAMP].max()]
             latest_scores = fitted[best.name].predict_proba(latest[features])[:, 1]
-            log_reference_profile(build_reference_profile(latest, features, latest_scores))
+            growth = feature_service_growth(store, settings.feature_service)
+            log_reference_profile(
+                build_reference_profile(latest, features, latest_scores, grows_per_day=growth)
+            )
         log_run_plots(
             split.test[LABEL],
             {name: s.to_numpy() for name, s in test_scores.items()},
@@ -241,9 +251,12 @@ def train(
         mlflow.set_tag("keel.selected_candidate", best.name)
 
         on_step("registering, gating and aliasing the model version")
-        version = store.mlflow.register_model(
-            f"runs:/{best.run_id}/{MODEL_ARTIFACT}", settings.model_name
-        )
+        # MLflow prints "Successfully registered model…" / "Created version…" to stderr itself;
+        # Keel reports the version in its own summary.
+        with redirect_stderr(io.StringIO()):
+            version = store.mlflow.register_model(
+                f"runs:/{best.run_id}/{MODEL_ARTIFACT}", settings.model_name
+            )
         gate, aliases = promote_if_gate_passes(
             settings,
             client,
@@ -254,6 +267,7 @@ def train(
             split=split,
             parent_run_id=parent.info.run_id,
             margin=options.gate_margin,
+            force=options.force,
         )
 
     return TrainResult(

@@ -142,9 +142,11 @@ def data_report(
         bool, typer.Option(help="Also log metrics and page to MLflow.")
     ] = False,
 ) -> None:
-    """Fidelity, utility and privacy of a synthetic table, with a verdict per section."""
+    """Fidelity, utility and privacy of a synthetic table, with a verdict per section; exit 1
+    when the overall verdict is fail."""
     from keel.cli.data_render import report
     from synthetic.lab import report_files
+    from synthetic.report import FAIL
 
     run_id = None
     with user_errors(), step_status() as on_step:
@@ -157,3 +159,5 @@ def data_report(
             on_step("logging to MLflow")
             run_id = log_report_to_mlflow(get_settings(), result, real=real, synthetic=synthetic)
     report(console, result, run_id)
+    if result.report.verdict == FAIL:
+        raise typer.Exit(1)

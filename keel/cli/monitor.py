@@ -54,6 +54,10 @@ def validate_command(
     null_tolerance: Annotated[
         float, typer.Option(help="Allowed rise of a column's null rate over training's.")
     ] = 0.05,
+    outlier_tolerance: Annotated[
+        float,
+        typer.Option(help="Share of a column's rows that may lie outside its range (noted)."),
+    ] = 0.01,
     as_json: JsonOption = False,
 ) -> None:
     """Check every feature column against the expectations from the training profile."""
@@ -64,7 +68,10 @@ def validate_command(
     with user_errors():
         profile = _profile(model, reference)
         expectations = Expectations.from_profile(
-            profile, range_tolerance=range_tolerance, null_tolerance=null_tolerance
+            profile,
+            range_tolerance=range_tolerance,
+            null_tolerance=null_tolerance,
+            outlier_tolerance=outlier_tolerance,
         )
         report = validate_frame(read_window(input_path, profile), expectations)
     if as_json:
@@ -89,6 +96,7 @@ def drift_command(
     small_window: Annotated[
         int, typer.Option(help="Rows up to which KS/chi-square are used.")
     ] = 1000,
+    min_rows: Annotated[int, typer.Option(help="Fewer rows: too few to judge.")] = 200,
     p_value: Annotated[float, typer.Option(help="KS/chi-square: drift below this p.")] = 0.01,
     wasserstein: Annotated[float, typer.Option(help="Drift at this many reference sd.")] = 0.1,
     jensen_shannon: Annotated[float, typer.Option(help="Drift at this JS distance.")] = 0.1,
@@ -98,7 +106,8 @@ def drift_command(
     ] = 0.1,
     as_json: JsonOption = False,
 ) -> None:
-    """Per-feature and score drift against the model's training profile; exit 1 on drift."""
+    """Per-feature and score drift against the model's training profile; exit 1 on drift
+    (a window below --min-rows is not judged: "too few rows", exit 0)."""
     from keel.cli.monitor_render import drift_table
     from monitoring.drift import DriftThresholds, compute_drift
     from monitoring.inputs import read_window
@@ -107,6 +116,7 @@ def drift_command(
     with user_errors():
         thresholds = DriftThresholds(
             small_window=small_window,
+            min_rows=min_rows,
             p_value=p_value,
             wasserstein=wasserstein,
             jensen_shannon=jensen_shannon,
@@ -163,7 +173,9 @@ def report_command(
         bool, typer.Option("--log-to-mlflow", help="Also log the page and plots to MLflow.")
     ] = False,
 ) -> None:
-    """One self-contained HTML page: drift, histograms, validation, scores, performance, system."""
+    """One self-contained HTML page: drift, histograms, validation, scores, performance, system;
+    exit 1 on drift or failed validation."""
+    from keel.cli.monitor_render import drift_verdict
     from monitoring.report import ReportInputs, log_report_to_mlflow, write_report
 
     with user_errors():
@@ -179,9 +191,9 @@ def report_command(
             out,
         )
         run_id = log_report_to_mlflow(get_settings(), result) if log_to_mlflow else None
-    verdict = "[red]drift[/]" if result.drift.drifted else "[green]no drift[/]"
-    console.print(
-        f"wrote {out} ({verdict}; validation {'ok' if result.validation.ok else 'failed'})"
-    )
+    validation = "[green]ok[/]" if result.validation.ok else "[red]failed[/]"
+    console.print(f"wrote {out} ({drift_verdict(result.drift)}; validation {validation})")
     if run_id:
         console.print(f"logged to MLflow run {run_id}")
+    if result.drift.drifted or not result.validation.ok:
+        raise typer.Exit(EXIT_FOUND)

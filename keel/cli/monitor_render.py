@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
 from rich.table import Table
 
-from monitoring.drift import DriftReport, FeatureDrift
-from monitoring.performance import PerformanceReport
-from monitoring.validation import ValidationReport
+if TYPE_CHECKING:
+    from monitoring.drift import DriftReport, FeatureDrift
+    from monitoring.performance import PerformanceReport
+    from monitoring.validation import ValidationReport
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -17,7 +21,7 @@ _METHODS = {"ks": "KS", "chi2": "chi²", "wasserstein": "W (sd)", "jensen_shanno
 
 
 def _drift_row(table: Table, f: FeatureDrift) -> None:
-    verdict = "[red]drift[/]" if f.drifted else "[green]ok[/]"
+    verdict = "[red]drift[/]" if f.drifted else "[green]ok[/]" if f.judged else "[yellow]—[/]"
     test = f"{_METHODS.get(f.method, f.method)} {f.statistic:.3f}"
     if f.p_value is not None:
         test += f" p={f.p_value:.2g}"
@@ -25,8 +29,18 @@ def _drift_row(table: Table, f: FeatureDrift) -> None:
     table.add_row(f.name, test, _number(f.psi), nulls, verdict, "; ".join(f.reasons))
 
 
+_OVERALL = {"drift": "[red]DRIFT[/]", "no drift": "[green]no drift[/]"}
+
+
+def drift_verdict(report: DriftReport) -> str:
+    """The overall verdict, marked up: DRIFT, no drift, or too few rows (with the counts)."""
+    if report.too_few_rows:
+        return f"[yellow]{report.too_few_rows_reason}[/]"
+    return _OVERALL[report.verdict]
+
+
 def drift_table(report: DriftReport) -> Table:
-    overall = "[red]DRIFT[/]" if report.drifted else "[green]no drift[/]"
+    overall = drift_verdict(report)
     table = Table(title=f"Drift of {report.rows:,} rows against the training reference: {overall}")
     table.add_column("feature", no_wrap=True)
     table.add_column("test", no_wrap=True)
@@ -56,9 +70,18 @@ def validation_table(report: ValidationReport) -> Table:
             f"{c.not_typed:,}",
             f"{c.below:,}",
             f"{c.above:,}",
-            "[red]" + "; ".join(c.violations) + "[/]" if c.violations else "[green]ok[/]",
+            _column_result(c.violations, c.notes),
         )
     return table
+
+
+def _column_result(violations: list[str], notes: list[str]) -> str:
+    """Red violations, else green ok, with out-of-range values within tolerance in yellow."""
+    if violations:
+        return "[red]" + escape("; ".join(violations)) + "[/]"
+    if notes:
+        return "[green]ok[/] [yellow](" + escape("; ".join(notes)) + ", within tolerance)[/]"
+    return "[green]ok[/]"
 
 
 def performance_table(report: PerformanceReport) -> Table:

@@ -5,17 +5,22 @@ from __future__ import annotations
 import time
 
 import httpx
+import pandas as pd
 import pytest
 from offline_reference import assert_same_features, offline_features
 
 from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
 from keel.feature_store import open_store
+from keel.provenance import code_commit
 from keel.server_process import running_server
 from keel.workspace import Workspace
+from monitoring.profile import load_reference_profile
 from registry.client import mlflow_client
 from registry.models import CHAMPION
 from serving.log_sqlite import SqlitePredictionLog
 from serving.online_features import OnlineFeatures
+from training.dataset import load_snapshots
+from training.labels import TIMESTAMP, SnapshotPlan
 
 pytestmark = pytest.mark.e2e
 
@@ -35,6 +40,7 @@ def test_demo_answers_known_customers_and_404s_the_unknown(journey: DemoResult) 
 
 
 def test_every_answered_prediction_is_in_the_log_with_its_model(journey: DemoResult) -> None:
+    champion = mlflow_client(journey.settings).get_model_version_by_alias("churn", CHAMPION)
     log = SqlitePredictionLog(Workspace.from_settings(journey.settings).prediction_log)
     try:
         assert journey.logged_predictions == 3
@@ -43,9 +49,15 @@ def test_every_answered_prediction_is_in_the_log_with_its_model(journey: DemoRes
             assert record is not None
             assert record.customer_id == answer["customer_id"]
             assert record.churn_probability == answer["churn_probability"]
-            assert record.model_version == journey.training.model_version
-            assert record.run_id
-            assert set(journey.training.feature_columns) <= set(record.features)
+            assert (record.model_name, record.model_version, record.model_alias) == (
+                "churn",
+                journey.training.model_version,
+                CHAMPION,
+            )
+            assert record.run_id == champion.run_id
+            assert record.code_commit == code_commit()
+            assert set(record.features) == set(journey.training.feature_columns)
+            assert record.violations == []  # every feature within the training expectations
     finally:
         log.close()
 
@@ -74,11 +86,27 @@ def test_mlflow_holds_feast_lineage_and_the_dataset(journey: DemoResult) -> None
     model_run = client.get_run(version.run_id)
     assert model_run.data.tags["feast.feature_service"] == "churn_v1"
     assert model_run.data.tags["keel.generator_seed"] == "7"
-    assert "keel.code_commit" in model_run.data.tags
+    assert model_run.data.tags["keel.code_commit"] == code_commit()
     assert "feast_features.json" in {a.path for a in client.list_artifacts(version.run_id)}
     parent = client.get_run(journey.training.parent_run_id)
-    assert parent.inputs.dataset_inputs, "training dataset was not logged"
-    assert "plots" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    (dataset,) = [d.dataset for d in parent.inputs.dataset_inputs]
+    assert dataset.name == "churn_v1-snapshots" and len(dataset.digest) >= 8
+    plots = {a.path for a in client.list_artifacts(parent.info.run_id, "plots")}
+    assert {"plots/pr_curve_test.png", "plots/roc_curve_test.png"} <= plots
+
+
+def test_reference_profile_ages_tenure_from_the_last_training_snapshot(
+    journey: DemoResult,
+) -> None:
+    """Training reads the `grows_per_day` tag of Feast's tenure field into the profile, and the
+    profile's time is the snapshot it summarises."""
+    profile = load_reference_profile(journey.settings, "churn@champion")
+    growing = {n: f.grows_per_day for n, f in profile.features.items() if f.grows_per_day}
+    assert growing == {"tenure_days": 1.0}
+    snapshots = load_snapshots(Workspace.from_settings(journey.settings).raw_dir, SnapshotPlan())
+    last = pd.Timestamp(snapshots[TIMESTAMP].max())
+    assert pd.Timestamp(profile.as_of) == last
+    assert profile.rows == int((snapshots[TIMESTAMP] == last).sum())
 
 
 def test_served_features_equal_the_offline_point_in_time_features(journey: DemoResult) -> None:
@@ -98,7 +126,13 @@ def test_server_errors_are_json_naming_the_problem(journey: DemoResult) -> None:
         assert http.get("/healthz").json() == {"status": "ok"}
         missing = http.post("/v1/predict", json={"customer": 1})
         assert missing.status_code == 422
-        assert "customer_id" in missing.json()["detail"]
+        assert missing.json()["fields"] == [
+            {
+                "field": "body",
+                "message": "Value error, expected customer_id (one customer) or customers "
+                "(a batch), got keys ['customer']",
+            }
+        ]
         wrong_type = http.post("/v1/predict", json={"customer_id": "abc"})
         assert wrong_type.status_code == 422
         assert wrong_type.json()["fields"][0]["field"] == "customer_id"

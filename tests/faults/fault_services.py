@@ -4,6 +4,7 @@ fresh databases, workspace copies and a load loop that records every answer."""
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ import httpx
 import psycopg
 import pytest
 import redis
+from conftest import skip_or_fail
 
 from keel.server_process import free_port, server_process
 from keel.settings import Settings
@@ -44,7 +46,7 @@ class PrivateRedis:
 
     def start(self) -> None:
         if shutil.which("redis-server") is None:
-            pytest.skip("redis-server is not installed")
+            skip_or_fail("redis-server is not installed (apt-get install redis-server)")
         command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
         self.process = subprocess.Popen(
@@ -128,12 +130,24 @@ class PrivatePostgres:
         )
 
 
+POSTGRES_INSTALLS = Path("/usr/lib/postgresql")
+"""Where Debian's postgresql-<version> packages put initdb and pg_ctl."""
+
+
 @contextmanager
-def private_postgres() -> Iterator[PrivatePostgres]:
-    """Skips when no PostgreSQL binaries or no `postgres` OS user exist (root is needed)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if not found or shutil.which("runuser") is None:
-        pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) to run a private cluster")
+def private_postgres(installs: Path = POSTGRES_INSTALLS) -> Iterator[PrivatePostgres]:
+    """Skips (fails under KEEL_REQUIRE_SERVICES) without PostgreSQL's server binaries under
+    `installs`, `runuser` or root (the cluster runs as the `postgres` OS user)."""
+    found = sorted(installs.glob("*/bin/pg_ctl"))
+    if not found:
+        skip_or_fail(
+            f"no PostgreSQL server binaries (initdb, pg_ctl) under {installs}/<version>/bin "
+            "to run a private cluster (apt-get install postgresql)"
+        )
+    if shutil.which("runuser") is None or os.geteuid() != 0:
+        skip_or_fail(
+            "a private PostgreSQL cluster runs as the postgres OS user: needs root and runuser"
+        )
     binaries = found[-1].parent
     data = Path(tempfile.mkdtemp(prefix="keel-faults-pg-"))
     shutil.chown(data, "postgres", "postgres")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import skip_or_fail
 from fault_services import Answer, copy_home, load, serve, wait_for
 
 from keel.demo import DemoResult, sample_customers
@@ -34,7 +36,7 @@ def small_disk(directory: Path, size: str) -> Iterator[Path]:
         text=True,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
+        skip_or_fail(f"cannot mount a tmpfs here (needs root): {mounted.stderr.strip()}")
     try:
         yield directory
     finally:
@@ -117,19 +119,23 @@ def failing_disk(directory: Path, image: Path) -> Iterator[Path]:
     read-only under the server's open files, as a failing disk does. (A plain `remount,ro` is
     refused while SQLite holds the log open for writing.)"""
     directory.mkdir(parents=True, exist_ok=True)
+    if shutil.which("mkfs.ext4") is None:
+        skip_or_fail("mkfs.ext4 is not installed (apt-get install e2fsprogs)")
     made = subprocess.run(
         ["mkfs.ext4", "-q", "-F", str(image), "64M"], capture_output=True, text=True
     )
-    mounted = made.returncode == 0 and (
-        subprocess.run(
-            ["mount", "-o", "loop,errors=remount-ro", str(image), str(directory)],
-            capture_output=True,
-            text=True,
-        ).returncode
-        == 0
+    if made.returncode != 0:
+        skip_or_fail(f"mkfs.ext4 could not make {image}: {made.stderr.strip()}")
+    mounted = subprocess.run(
+        ["mount", "-o", "loop,errors=remount-ro", str(image), str(directory)],
+        capture_output=True,
+        text=True,
     )
-    if not mounted:
-        pytest.skip(f"cannot mount an ext4 image on a loop device here: {made.stderr.strip()}")
+    if mounted.returncode != 0:
+        skip_or_fail(
+            "cannot mount an ext4 image on a loop device here (needs root and /dev/loop*): "
+            f"{mounted.stderr.strip()}"
+        )
     try:
         device = subprocess.run(
             ["findmnt", "-n", "-o", "SOURCE", str(directory)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import threading
@@ -20,11 +21,12 @@ from typer.testing import CliRunner
 
 from keel.cli.main import app
 from keel.settings import get_settings
-from monitoring.profile import build_reference_profile
+from monitoring.drift import compute_drift
+from monitoring.profile import ReferenceProfile, build_reference_profile
 from monitoring.report import SECTIONS
 from registry.client import mlflow_client
 from serving.metrics import Metrics
-from tests.conftest import services_required
+from tests.conftest import skip_or_fail
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -112,12 +114,70 @@ def _drift(files: dict[str, Path], current: str, *extra: str) -> tuple[int, str]
 def test_drift_exits_0_on_a_quiet_window_and_1_on_a_shocked_one(files: dict[str, Path]) -> None:
     code, output = _drift(files, "quiet")
     assert code == 0, output
-    assert "no drift" in output
+    assert "against the training reference: no drift" in _flat(output)
     code, output = _drift(files, "shocked", "--json")
     assert code == 1, output
     data = json.loads(output)
     assert data["drifted_features"] == ["spend_30d"]
     assert data["score"]["name"] == "score"
+
+
+def _flat(output: str) -> str:
+    """Rich wraps long lines at the console width: compare with the line breaks undone."""
+    return " ".join(output.split())
+
+
+def test_a_one_row_window_is_too_few_rows_to_judge_not_drift(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    one = tmp_path / "one.parquet"
+    pd.read_parquet(files["shocked"]).head(1).to_parquet(one)
+    args = ["monitor", "drift", "--reference", str(files["reference"]), "--current", str(one)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "too few rows to judge: 1 current row(s), the statistics need at least 200" in _flat(
+        result.output
+    )
+    assert "DRIFT" not in result.output
+    data = json.loads(runner.invoke(app, [*args, "--json"]).output)
+    assert (data["verdict"], data["drifted"], data["drifted_features"]) == (
+        "too few rows",
+        False,
+        [],
+    )
+    page = tmp_path / "one.html"
+    report = runner.invoke(app, ["monitor", "report", *args[2:], "--out", str(page)])
+    assert report.exit_code == 0, report.output
+    assert "too few rows to judge: 1 current row(s)" in page.read_text()
+
+
+def _report(files: dict[str, Path], current: Path, out: Path) -> tuple[int, str]:
+    args = ["--reference", str(files["reference"]), "--current", str(current)]
+    result = runner.invoke(app, ["monitor", "report", *args, "--out", str(out)])
+    return result.exit_code, _flat(result.output)
+
+
+def test_report_exits_1_when_its_verdict_is_drift_and_0_when_quiet(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    # drift alone makes it exit 1: the shock's one value beyond training's range (1 in 2,000)
+    # is within the outlier tolerance, so validation passes with a note
+    code, output = _report(files, files["shocked"], tmp_path / "shocked.html")
+    assert (code, "(DRIFT; validation ok)" in output) == (1, True), output
+    code, output = _report(files, files["quiet"], tmp_path / "quiet.html")
+    assert (code, "(no drift; validation ok)" in output) == (0, True), output
+    assert (tmp_path / "shocked.html").exists() and (tmp_path / "quiet.html").exists()
+
+
+def test_report_exits_1_when_validation_fails_without_drift(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    frame = pd.read_parquet(files["quiet"])
+    frame.loc[0, "region"] = "atlantis"  # one unknown category: no drift, a failed validation
+    bad = tmp_path / "one-bad-row.parquet"
+    frame.to_parquet(bad)
+    code, output = _report(files, bad, tmp_path / "bad.html")
+    assert (code, "(no drift; validation failed)" in output) == (1, True), output
 
 
 def test_drift_thresholds_are_options(files: dict[str, Path]) -> None:
@@ -128,7 +188,8 @@ def test_drift_thresholds_are_options(files: dict[str, Path]) -> None:
 def test_drift_on_a_missing_file_exits_2_naming_it(files: dict[str, Path], tmp_path: Path) -> None:
     args = ["--reference", str(files["reference"]), "--current", str(tmp_path / "nope.parquet")]
     result = runner.invoke(app, ["monitor", "drift", *args])
-    assert result.exit_code == 2 and "nope.parquet" in result.output
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nope.parquet'}: file not found" in _flat(result.output)
 
 
 def _dump_dom(page: Path, tmp_path: Path) -> str:
@@ -148,15 +209,13 @@ def test_report_renders_every_section_in_headless_chromium(
     files: dict[str, Path], metrics_url: str, tmp_path: Path
 ) -> None:
     if not (os.path.exists(CHROMIUM) and shutil.which(CHROMIUM)):
-        if services_required():
-            pytest.fail(f"{CHROMIUM} is missing and KEEL_REQUIRE_SERVICES is set")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
+        skip_or_fail(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
     out = tmp_path / "report.html"
     args = ["--reference", str(files["reference"]), "--current", str(files["shocked"])]
     args += ["--predictions", str(files["shocked"]), "--metrics-url", metrics_url]
     result = runner.invoke(app, ["monitor", "report", *args, "--out", str(out)])
-    assert result.exit_code == 0, result.output
-    assert "drift" in result.output
+    assert result.exit_code == 1, result.output  # the verdict is drift
+    assert "(DRIFT; validation ok)" in _flat(result.output)
 
     page = out.read_text()
     assert "http" not in page.replace(metrics_url, "")  # self-contained: nothing to fetch
@@ -165,6 +224,7 @@ def test_report_renders_every_section_in_headless_chromium(
         assert f'id="{section}"' in dom, section
     assert dom.count('src="data:image/png;base64,') == 3  # histograms, scores, performance
     assert "spend_30d" in dom and "DRIFT" in dom
+    assert re.search(r"ok \(1 value\(s\) above [0-9.]+, within tolerance\)", dom)
     assert "latency p95" in dom and "not exported" in dom  # no process metrics in this server
 
 
@@ -186,8 +246,15 @@ def test_report_logs_the_page_and_its_plots_to_mlflow(
         (run,) = client.search_runs([experiment.experiment_id])
     finally:
         get_settings.cache_clear()
-    assert run.data.tags["verdict.drift"] == "ok"
-    assert "psi.spend_30d" in run.data.metrics
+    assert (run.data.tags["verdict.drift"], run.data.tags["verdict.validation"]) == ("ok", "ok")
+    profile = ReferenceProfile.load(files["reference"])
+    expected = compute_drift(profile, pd.read_parquet(files["quiet"]))
+    assert run.data.metrics["drifted_features"] == 0.0
+    for feature in expected.features:
+        assert run.data.metrics[f"psi.{feature.name}"] == pytest.approx(feature.psi)
+        assert run.data.metrics[f"drift_statistic.{feature.name}"] == pytest.approx(
+            feature.statistic
+        )
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert plots == {"plots/feature_histograms.png", "plots/score_distribution.png"}
     assert "quiet.html" in {a.path for a in client.list_artifacts(run.info.run_id)}

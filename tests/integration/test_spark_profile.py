@@ -28,7 +28,7 @@ from keel.features import apply_definitions, materialize
 from keel.settings import Settings
 from keel.workspace import Workspace
 from serving.online_features import OnlineFeatures
-from tests.conftest import require_service, services_required
+from tests.conftest import require_service, skip_or_fail
 from training.dataset import build_training_frame, load_snapshots
 from training.labels import SnapshotPlan
 
@@ -75,9 +75,7 @@ def profiles(tmp_path_factory: pytest.TempPathFactory, fresh_database: str) -> I
     """One small workspace, applied and materialized (SQLite) under `local`, applied under
     `spark`; the module's one SparkSession (its JVM start is much of the cost) stops at the end."""
     if shutil.which("java") is None:
-        if services_required():
-            pytest.fail("the spark profile needs Java and KEEL_REQUIRE_SERVICES is set")
-        pytest.skip("the spark profile needs Java (java is not on PATH)")
+        skip_or_fail("the spark profile needs Java (java is not on PATH)")
     redis_url = os.environ.get("KEEL_REDIS_URL", "redis://127.0.0.1:6379/0")
     require_service(redis_url, "Redis")
 

@@ -3,9 +3,11 @@ report, and log the report to MLflow (a real SQLite-backed MLflow in the workspa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -69,7 +71,9 @@ def test_generate_real_table_synthesize_report_and_log_to_mlflow(
         "--log-to-mlflow",
     )
     assert page.read_text().startswith("<!doctype html>")
-    assert "MLflow run" in output
+    assert "without a holdout" not in output
+    overall = re.search(r"overall: (\w+)", output)
+    assert overall is not None and overall.group(1) in {"pass", "warn"}, output  # exit 0
 
     from registry.client import mlflow_client
 
@@ -77,6 +81,38 @@ def test_generate_real_table_synthesize_report_and_log_to_mlflow(
     experiment = client.get_experiment_by_name("keel-synthetic-data")
     assert experiment is not None
     (run,) = client.search_runs([experiment.experiment_id])
-    assert run.data.tags["verdict"] in {"pass", "warn", "fail"}
+    assert f"MLflow run {run.info.run_id}" in " ".join(output.split())
+    assert run.data.tags["verdict"] == overall.group(1)
     assert {"utility.pr_auc_ratio", "fidelity.max_column_distance"} <= set(run.data.metrics)
     assert run.data.params["synthetic"] == str(synth)
+
+
+def _copied_table(path: Path, rows: int = 300) -> Path:
+    """A small real table; copying it as the "synthetic" one is the privacy failure."""
+    customer = np.arange(rows)
+    pd.DataFrame(
+        {
+            "customer_id": customer,
+            "plan": np.where(customer % 3 == 0, "basic", "premium"),
+            "spend_30d": (customer * 7919 % 1000) / 10.0,
+            "churned": (customer % 5 == 0).astype("int64"),
+        }
+    ).to_parquet(path)
+    return path
+
+
+def test_report_exits_1_on_a_failed_verdict_and_says_privacy_had_no_holdout(
+    workspace: Path, tmp_path: Path
+) -> None:
+    real = _copied_table(tmp_path / "real.parquet")
+    page = tmp_path / "copy.html"
+    args = ["data", "report", "--real", str(real), "--synthetic", str(real), "--out", str(page)]
+    result = CliRunner().invoke(app, args)
+    output = " ".join(result.output.split())
+    assert result.exit_code == 1, result.output
+    assert "overall: fail" in output
+    assert (
+        "privacy measured without a holdout: a seeded 20% of the real table stood in for unseen "
+        "rows, although the synthesizer saw them; pass --holdout"
+    ) in output
+    assert page.read_text().startswith("<!doctype html>")  # the page is still written

@@ -111,3 +111,49 @@ def test_json_output_names_every_feature(profile: ReferenceProfile) -> None:
 def test_a_window_without_a_feature_is_refused(profile: ReferenceProfile) -> None:
     with pytest.raises(InvalidInput, match="spend_30d"):
         compute_drift(profile, window(100, seed=9).drop(columns=["spend_30d"]))
+
+
+def test_a_one_row_window_is_too_few_rows_to_judge_not_drift(profile: ReferenceProfile) -> None:
+    report = compute_drift(profile, window(1, seed=10))
+    reason = "too few rows to judge: 1 current row(s), the statistics need at least 200"
+    assert report.verdict == "too few rows"
+    assert not report.drifted and report.drifted_features == []
+    assert report.score is not None
+    for feature in [*report.features, report.score]:
+        assert (feature.judged, feature.drifted, feature.reasons) == (False, False, [reason])
+    data = report.to_dict()
+    assert (data["verdict"], data["drifted"], data["thresholds"]["min_rows"]) == (
+        "too few rows",
+        False,
+        200,
+    )
+
+
+def test_the_minimum_rows_is_where_judging_starts(profile: ReferenceProfile) -> None:
+    shocked = window(200, seed=11, spend_factor=3.0)
+    assert compute_drift(profile, shocked.head(199)).verdict == "too few rows"
+    judged = compute_drift(profile, shocked)
+    assert judged.verdict == "drift" and "spend_30d" in judged.drifted_features
+    lenient = DriftThresholds(min_rows=10)
+    assert compute_drift(profile, shocked.head(50), thresholds=lenient).verdict == "drift"
+    with pytest.raises(ValueError, match="min_rows must be >= 1, got 0"):
+        DriftThresholds(min_rows=0)
+
+
+def test_psi_cries_wolf_below_the_minimum_rows_and_not_at_it(profile: ReferenceProfile) -> None:
+    """Why 200: on windows drawn from the reference itself, PSI alone passes its threshold for
+    a third of the checks at 50 rows and for none at 200."""
+    unguarded = DriftThresholds(min_rows=1)
+
+    def psi_alarms(rows: int) -> float:
+        checks = [
+            feature
+            for seed in range(50)
+            for feature in compute_drift(
+                profile, window(rows, seed=100 + seed), thresholds=unguarded
+            ).features
+        ]
+        return sum(any(r.startswith("PSI") for r in f.reasons) for f in checks) / len(checks)
+
+    assert psi_alarms(50) > 0.2
+    assert psi_alarms(200) == 0.0

@@ -93,6 +93,27 @@ def test_validate_frame_counts_violations_per_column(profile: ReferenceProfile) 
     assert any("null rate" in v for v in by_name["spend_30d"].violations)
 
 
+def test_a_few_rare_values_beyond_the_range_are_noted_not_failed(
+    profile: ReferenceProfile,
+) -> None:
+    """One value in 200 beyond training's maximum is a note (a quiet month has a few); 3 in 200
+    (1.5%, over the 1% tolerance) fail the column, and a tolerance of 0 fails on one."""
+    good = pd.DataFrame([GOOD] * 200)
+    one_high = good.assign(logins_7d=[500] + [12] * 199)
+    noted = validate_frame(one_high, Expectations.from_profile(profile))
+    column = {c.name: c for c in noted.columns}
+    assert column["logins_7d"].ok and column["logins_7d"].above == 1
+    assert column["logins_7d"].notes == ["1 value(s) above 53.9"]
+
+    three_high = good.assign(logins_7d=[500] * 3 + [12] * 197)
+    report = validate_frame(three_high, Expectations.from_profile(profile))
+    assert report.failing == ["logins_7d"]
+    assert report.columns[1].violations == ["3 value(s) above 53.9"]
+
+    strict = Expectations.from_profile(profile, outlier_tolerance=0.0)
+    assert validate_frame(one_high, strict).failing == ["logins_7d"]
+
+
 def _files(tmp_path: Path, profile: ReferenceProfile, frame: pd.DataFrame) -> list[str]:
     reference = profile.save(tmp_path / "profile.json")
     data = tmp_path / "input.parquet"
@@ -123,12 +144,18 @@ def test_cli_validate_exits_2_naming_the_file_and_the_column(
     missing = pd.DataFrame([GOOD] * 3).drop(columns=["spend_30d"])
     result = runner.invoke(app, ["monitor", "validate", *_files(tmp_path, profile, missing)])
     assert result.exit_code == 2
-    assert "input.parquet" in result.output and "spend_30d" in result.output
+    assert (
+        f"{tmp_path / 'input.parquet'}: missing feature column(s) spend_30d (the model's "
+        "features: plan, logins_7d, spend_30d)"
+    ) in " ".join(result.output.split())
 
     text = pd.DataFrame([{**GOOD, "logins_7d": "many"}] * 3)
     result = runner.invoke(app, ["monitor", "validate", *_files(tmp_path, profile, text)])
     assert result.exit_code == 2
-    assert "column logins_7d should hold numbers" in result.output
+    assert (
+        f"{tmp_path / 'input.parquet'}: column logins_7d should hold numbers, found object "
+        "(e.g. 'many')"
+    ) in " ".join(result.output.split())
 
     not_parquet = tmp_path / "notes.parquet"
     not_parquet.write_text("hello")
