@@ -201,16 +201,32 @@ def service_schema(store: FeatureStore, service: FeatureService) -> ServiceSchem
 def check_labels(model: ModelSpec, schema: ServiceSchema) -> LabelStats:
     """The model's label table checked against its service; `InvalidLabels` names the file,
     the model and the column."""
+    frame = read_labels(model, schema)
+    keys = [key.name for key in schema.join_keys]
+    label, times = frame[model.label], frame[model.timestamp]
+    return LabelStats(
+        rows=len(frame),
+        entities=len(frame.drop_duplicates(keys)) if keys else 0,
+        label_rate=float(label.mean()) if model.task == "binary" else None,
+        label_mean=float(label.mean()) if model.task == "regression" else None,
+        start=times.min(),
+        end=times.max(),
+    )
+
+
+def read_labels(model: ModelSpec, schema: ServiceSchema) -> pd.DataFrame:
+    """The model's label table, checked (as `check_labels` says) and typed: text keys as text,
+    timestamps in UTC; every column of the file kept."""
     where = f"model {model.name!r}: labels {model.labels}"
     try:
-        return _label_stats(model, schema, where=where)
+        return _checked_labels(model, schema, where=where)
     except InvalidLabels:
         raise
     except InvalidInput as error:
         raise InvalidLabels(error.message) from None
 
 
-def _label_stats(model: ModelSpec, schema: ServiceSchema, *, where: str) -> LabelStats:
+def _checked_labels(model: ModelSpec, schema: ServiceSchema, *, where: str) -> pd.DataFrame:
     frame = read_frame(model.labels, where=where)
     label_kind: Kind = "binary" if model.task == "binary" else "number"
     wanted = [
@@ -240,15 +256,7 @@ def _label_stats(model: ModelSpec, schema: ServiceSchema, *, where: str) -> Labe
             f"{where}: column {model.label!r} holds only {int(label.iloc[0])}s: "
             "a binary model needs rows of both classes"
         )
-    times = frame[model.timestamp]
-    return LabelStats(
-        rows=len(frame),
-        entities=len(frame.drop_duplicates(keys)) if keys else 0,
-        label_rate=float(label.mean()) if model.task == "binary" else None,
-        label_mean=float(label.mean()) if model.task == "regression" else None,
-        start=times.min(),
-        end=times.max(),
-    )
+    return frame
 
 
 def _services(store: FeatureStore, project: Project) -> list[FeatureService]:

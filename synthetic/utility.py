@@ -17,7 +17,11 @@ import pandas as pd
 from keel.errors import InvalidInput
 from synthetic.tabular import Kind, as_labels, as_numbers
 from training.evaluate import classification_metrics
-from training.models import CATEGORICAL, logistic_regression
+from training.models import logistic_regression
+
+TEXT_CATEGORIES = ("plan", "region")
+"""The churn example's categorical features (its Feast `String` fields): they stay text, one-hot
+encoded inside the model; other categories become indicator columns."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def _fit_score(
     source: str,
 ) -> dict[str, float]:
     y = binary_target(train[target], positive=positive, source=source, target=target)
-    model = logistic_regression(encode.columns).fit(encode(train), y)
+    model = logistic_regression(encode.columns, categorical=encode.text).fit(encode(train), y)
     return classification_metrics(y_test, model.predict_proba(encode(test))[:, 1])
 
 
@@ -111,9 +115,12 @@ class _Encoder:
         self.levels = {
             f: sorted(as_labels(real[f]).unique())
             for f, k in self.kinds.items()
-            if k == Kind.CATEGORY and f not in CATEGORICAL
+            if k == Kind.CATEGORY and f not in TEXT_CATEGORIES
         }
         self.columns: list[str] = []
+        self.text = [
+            f for f, k in self.kinds.items() if k == Kind.CATEGORY and f not in self.levels
+        ]
         for feature in self.kinds:
             if feature in self.levels:
                 self.columns += [f"{feature}={level}" for level in self.levels[feature]]

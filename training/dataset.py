@@ -59,6 +59,14 @@ def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def categorical_features(store: FeatureStore, feature_service: str) -> list[str]:
+    """The service's features Keel one-hot (or ordinal) encodes: those of Feast type `String`."""
+    from keel.project_checks import service_schema
+
+    schema = service_schema(store, store.get_feature_service(feature_service))
+    return [f.name for f in schema.usable if f.kind == "categorical"]
+
+
 def build_training_frame(
     store: FeatureStore, entities: pd.DataFrame, *, feature_service: str
 ) -> TrainingFrame:

@@ -1,5 +1,6 @@
 """The promotion gate: a model that does not beat the no-model baseline is never served, and
-a new version never replaces a champion that does better on the same test set.
+a new version never replaces a champion that does better on the same test set. Binary models are
+judged on test PR AUC (`promotion_gate`), regression models on test MAE (`regression_gate`).
 
 Two verdicts, two consequences: a version that beats the baseline (by the margin) but not the
 champion may wait as `challenger` (it is better than no model); one that loses to the baseline
@@ -76,3 +77,39 @@ def baseline_gate(
 ) -> GateDecision:
     """The gate without a champion to compare with."""
     return promotion_gate(candidate_pr_auc, baseline_pr_auc, margin=margin)
+
+
+def regression_gate(
+    candidate_mae: float,
+    baseline_mae: float,
+    *,
+    champion_mae: float | None = None,
+    margin: float = 0.01,
+) -> GateDecision:
+    """Pass only if the candidate's test MAE is at least `margin` (a fraction: 0.01 = 1%) below
+    the best baseline's and not above the current champion's on the same test set. A baseline
+    with MAE 0 (a constant label) cannot be beaten: the candidate must be strictly below it."""
+    if not 0 <= margin < 1:
+        raise ValueError(f"margin must be in [0, 1), got {margin}")
+    bar = baseline_mae * (1 - margin)
+    if not (candidate_mae <= bar and candidate_mae < baseline_mae):
+        return GateDecision(
+            False,
+            f"test MAE {candidate_mae:.4g} is not {margin:.0%} below "
+            f"the best baseline's {baseline_mae:.4g} (needs <= {bar:.4g})",
+            beats_baseline=False,
+        )
+    if champion_mae is not None and candidate_mae > champion_mae:
+        return GateDecision(
+            False,
+            f"test MAE {candidate_mae:.4g} is above the champion's {champion_mae:.4g} "
+            "on the same test set",
+            beats_baseline=True,
+        )
+    versus = "" if champion_mae is None else f", champion {champion_mae:.4g}"
+    return GateDecision(
+        True,
+        f"test MAE {candidate_mae:.4g} is {margin:.0%}+ below "
+        f"the best baseline's {baseline_mae:.4g}{versus}",
+        beats_baseline=True,
+    )

@@ -5,24 +5,25 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from keel.errors import InvalidInput
 from keel.feature_store import open_store
 from keel.input_files import Column, TableSchema, read_input
 from keel.settings import Settings
 from keel.workspace import Workspace
-from registry.client import ensure_experiment, mlflow_client
+from registry.client import ensure_experiment, fluent_tracking, mlflow_client
 from training import plots
-from training.dataset import build_training_frame, load_snapshots
+from training.dataset import build_training_frame, categorical_features, load_snapshots
 from training.labels import LABEL, TIMESTAMP, SnapshotPlan
 from training.learning_curve import (
     LearningCurve,
-    ModelFactory,
     PowerLaw,
     fit_power_law,
     learning_curve,
@@ -30,7 +31,8 @@ from training.learning_curve import (
 from training.models import gradient_boosting, logistic_regression
 from training.split import split_by_time
 
-MODELS: dict[str, ModelFactory] = {
+MODELS: dict[str, Callable[..., Pipeline]] = {
+    # Each takes the feature columns and `categorical=`, the columns it encodes.
     "logistic_regression": logistic_regression,
     "gradient_boosting": gradient_boosting,
 }
@@ -44,6 +46,8 @@ class LabelledData:
     features: list[str]
     label: str
     source: str
+    categorical: list[str]
+    """Feature columns the models one-hot (or ordinal) encode."""
 
 
 @dataclass(frozen=True)
@@ -63,9 +67,9 @@ def workspace_data(settings: Settings) -> LabelledData:
     training = build_training_frame(store, entities, feature_service=settings.feature_service)
     split = split_by_time(training.frame)
     train = pd.concat([split.train, split.valid], ignore_index=True)
-    return LabelledData(
-        train, split.test, training.feature_columns, LABEL, "feast:" + settings.feature_service
-    )
+    categorical = categorical_features(store, settings.feature_service)
+    source = "feast:" + settings.feature_service
+    return LabelledData(train, split.test, training.feature_columns, LABEL, source, categorical)
 
 
 def _read_table(path: Path, target: str) -> pd.DataFrame:
@@ -98,7 +102,8 @@ def table_data(path: Path, *, target: str, seed: int = 0) -> LabelledData:
         train, test = frame[~test_mask], frame[test_mask]
     if test[target].nunique() < 2:
         raise InvalidInput(f"{path}: the held-out part has one class only; more rows are needed")
-    return LabelledData(train, test, features, target, str(path))
+    text = [c for c in features if not pd.api.types.is_numeric_dtype(frame[c])]
+    return LabelledData(train, test, features, target, str(path), text)
 
 
 def run_learning_curve(
@@ -124,7 +129,7 @@ def run_learning_curve(
         label=labelled.label,
         sizes=sizes,
         repeats=repeats,
-        model=MODELS[model],
+        model=partial(MODELS[model], categorical=labelled.categorical),
         seed=seed,
         on_step=on_step,
     )
@@ -138,10 +143,12 @@ def run_learning_curve(
         )
     needed = fit.examples_for(target_pr_auc) if fit and target_pr_auc is not None else None
     client = mlflow_client(settings)
-    mlflow.set_tracking_uri(client.tracking_uri)
-    with mlflow.start_run(
-        experiment_id=ensure_experiment(settings, client), run_name="learning-curve"
-    ) as run:
+    with (
+        fluent_tracking(client.tracking_uri),
+        mlflow.start_run(
+            experiment_id=ensure_experiment(settings, client), run_name="learning-curve"
+        ) as run,
+    ):
         mlflow.set_tags({"keel.kind": "learning_curve", "keel.data": labelled.source})
         mlflow.log_params({"sizes": ",".join(map(str, sizes)), "repeats": repeats, "model": model})
         for size, pr_auc, roc_auc in zip(

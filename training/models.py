@@ -1,7 +1,8 @@
 """Candidate models, simplest first: no model, one rule, logistic regression, boosted trees.
 
 Preprocessing lives inside each scikit-learn `Pipeline`, so serving applies exactly what
-training fitted.
+training fitted. Which features are categorical is the caller's to say: training reads it from
+the Feast field types (`String`), see `keel.project_checks.service_schema`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
-CATEGORICAL = ("plan", "region")
 SKOPS_TRUSTED_TYPES = [
     "numpy.dtype",
     "training.models.OneRuleClassifier",
+    "training.regression.OneRuleRegressor",
     "functools.partial",
     "sklearn.utils.validation.check_array",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -33,9 +34,12 @@ SKOPS_TRUSTED_TYPES = [
 Keel loads models from its own registry, written by its own training code."""
 
 
-def _split_columns(features: Sequence[str]) -> tuple[list[str], list[str]]:
-    categorical = [f for f in features if f in CATEGORICAL]
-    return categorical, [f for f in features if f not in CATEGORICAL]
+def split_columns(
+    features: Sequence[str], categorical: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """(categorical, numeric) columns of `features`, in the order of `features`."""
+    chosen = set(categorical)
+    return [f for f in features if f in chosen], [f for f in features if f not in chosen]
 
 
 class OneRuleClassifier(ClassifierMixin, BaseEstimator):
@@ -113,11 +117,23 @@ def one_rule() -> Pipeline:
 
 
 def logistic_regression(
-    features: Sequence[str], *, c: float = 1.0, class_weight: str | None = None
+    features: Sequence[str],
+    *,
+    categorical: Sequence[str],
+    c: float = 1.0,
+    class_weight: str | None = None,
 ) -> Pipeline:
     """Imputed, scaled numeric features and one-hot categories into a logistic regression."""
-    categorical, numeric = _split_columns(features)
-    preprocess = ColumnTransformer(
+    classifier = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight)
+    return Pipeline(
+        [("preprocess", linear_preprocess(features, categorical)), ("classifier", classifier)]
+    )
+
+
+def linear_preprocess(features: Sequence[str], categorical: Sequence[str]) -> ColumnTransformer:
+    """Median-imputed, scaled numbers and one-hot categories (missing: `unknown`)."""
+    categories, numeric = split_columns(features, categorical)
+    return ColumnTransformer(
         [
             (
                 "numeric",
@@ -141,48 +157,55 @@ def logistic_regression(
                         ("encode", OneHotEncoder(handle_unknown="ignore")),
                     ]
                 ),
-                categorical,
+                categories,
             ),
         ]
     )
-    classifier = LogisticRegression(C=c, max_iter=2000, class_weight=class_weight)
-    return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
 
 
-def gradient_boosting(features: Sequence[str], *, seed: int = 0) -> Pipeline:
-    """Shallow, regularised histogram boosting; categories ordinal-encoded, NaN handled natively."""
-    categorical, numeric = _split_columns(features)
-    preprocess = ColumnTransformer(
+def tree_preprocess(features: Sequence[str], categorical: Sequence[str]) -> ColumnTransformer:
+    """Categories ordinal-encoded first (unknown and missing: -1), numbers passed through."""
+    categories, numeric = split_columns(features, categorical)
+    return ColumnTransformer(
         [
             (
                 "categorical",
                 OrdinalEncoder(
                     handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1
                 ),
-                categorical,
+                categories,
             ),
             ("numeric", "passthrough", numeric),
         ]
     )
+
+
+def gradient_boosting(
+    features: Sequence[str], *, categorical: Sequence[str], seed: int = 0
+) -> Pipeline:
+    """Shallow, regularised histogram boosting; categories ordinal-encoded, NaN handled natively."""
+    categories, _ = split_columns(features, categorical)
+    preprocess = tree_preprocess(features, categorical)
     classifier = HistGradientBoostingClassifier(
         learning_rate=0.05,
         max_iter=300,
         max_depth=3,
         min_samples_leaf=100,
         l2_regularization=1.0,
-        categorical_features=list(range(len(categorical))),
+        categorical_features=list(range(len(categories))),
         random_state=seed,
     )
     return Pipeline([("preprocess", preprocess), ("classifier", classifier)])
 
 
 def candidates(
-    features: Sequence[str], *, class_weight: str | None = None
+    features: Sequence[str], *, categorical: Sequence[str], class_weight: str | None = None
 ) -> list[tuple[str, Pipeline]]:
     """Every candidate, simplest first; the baseline is always first."""
+    linear = logistic_regression(features, categorical=categorical, class_weight=class_weight)
     return [
         ("baseline", baseline()),
         ("one_rule", one_rule()),
-        ("logistic_regression", logistic_regression(features, class_weight=class_weight)),
-        ("gradient_boosting", gradient_boosting(features)),
+        ("logistic_regression", linear),
+        ("gradient_boosting", gradient_boosting(features, categorical=categorical)),
     ]

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 from feast import FeatureStore
 from mlflow import MlflowClient
-from sklearn.metrics import average_precision_score
+from sklearn.metrics import average_precision_score, mean_absolute_error
 
 from keel.errors import ModelNotFound
 from keel.settings import Settings
 from registry.aliases import move_alias
 from registry.lineage import feature_definitions_hash
-from registry.models import CHAMPION, load_alias
+from registry.models import CHAMPION, LoadedModel, load_alias
 from training.gate import GateDecision, promotion_gate
 from training.labels import LABEL
 from training.split import TimeSplit
@@ -29,34 +29,83 @@ FORCED_TAG = "keel.forced_alias"
 FORCED_BY_TAG = "keel.forced_by"
 
 
-def champion_pr_auc(
+def champion_model(
     client: MlflowClient, name: str, split: TimeSplit, *, new_version: str
-) -> tuple[str | None, float | None]:
-    """The current champion's PR AUC on this run's test set, if it can be scored on it."""
+) -> tuple[str | None, LoadedModel | None]:
+    """The current champion's version, and its model if it can be scored on this test set."""
     try:
         champion = load_alias(client, name, CHAMPION)
     except ModelNotFound:
         return None, None
     if champion.version == new_version or not set(champion.feature_columns) <= set(split.test):
         return champion.version, None
+    return champion.version, champion
+
+
+def champion_pr_auc(
+    client: MlflowClient, name: str, split: TimeSplit, *, new_version: str, label: str = LABEL
+) -> tuple[str | None, float | None]:
+    """The current champion's PR AUC on this run's test set, if it can be scored on it."""
+    version, champion = champion_model(client, name, split, new_version=new_version)
+    if champion is None:
+        return version, None
     scores = champion.pipeline.predict_proba(split.test[champion.feature_columns])[:, 1]
-    return champion.version, float(average_precision_score(split.test[LABEL], scores))
+    return version, float(average_precision_score(split.test[label], scores))
+
+
+def champion_mae(
+    client: MlflowClient, name: str, split: TimeSplit, *, new_version: str, label: str
+) -> tuple[str | None, float | None]:
+    """The current champion's MAE on this run's test set, if it can be scored on it."""
+    version, champion = champion_model(client, name, split, new_version=new_version)
+    if champion is None:
+        return version, None
+    predicted = champion.pipeline.predict(split.test[champion.feature_columns])
+    return version, float(mean_absolute_error(split.test[label], predicted))
 
 
 def _move_alias(
-    settings: Settings, alias: str, version: str, reason: str, *, force: bool = False
+    settings: Settings, name: str, alias: str, version: str, reason: str, *, force: bool = False
 ) -> str:
     """An audited alias move (history row and alias change in one transaction); the actor."""
     move = move_alias(
-        settings,
-        name=settings.model_name,
-        alias=alias,
-        version=version,
-        reason=reason,
-        actor=None,
-        force=force,
+        settings, name=name, alias=alias, version=version, reason=reason, actor=None, force=force
     )
     return move.actor
+
+
+def record_gate_and_move_aliases(
+    settings: Settings,
+    client: MlflowClient,
+    *,
+    name: str,
+    version: str,
+    gate: GateDecision,
+    tags: dict[str, str],
+    parent_run_id: str,
+    force: bool = False,
+) -> list[str]:
+    """Tag the version with the gate's decision and `tags`, and move its aliases: `challenger`
+    if it beats the baseline, and `champion` too if it passes the whole gate. One that loses to
+    the baseline gets no alias, unless `force` makes it `challenger` (recorded in the alias
+    history and as version tags). Returns the aliases moved."""
+    for key, value in {**gate.as_tags(), **tags}.items():
+        client.set_model_version_tag(name, version, key, value)
+    if not gate.beats_baseline and not force:
+        return []
+    trained = f"keel train: new version from run {parent_run_id}"
+    if gate.beats_baseline:
+        _move_alias(settings, name, CHALLENGER, version, trained)
+    else:
+        reason = f"{trained}, forced (--force) although it loses to the baseline: {gate.reason}"
+        actor = _move_alias(settings, name, CHALLENGER, version, reason, force=True)
+        client.set_model_version_tag(name, version, FORCED_TAG, CHALLENGER)
+        client.set_model_version_tag(name, version, FORCED_BY_TAG, actor)
+    moved = [CHALLENGER]
+    if gate.passed:
+        _move_alias(settings, name, CHAMPION, version, f"keel train: gate passed: {gate.reason}")
+        moved.append(CHAMPION)
+    return moved
 
 
 def promote_if_gate_passes(
@@ -72,10 +121,8 @@ def promote_if_gate_passes(
     margin: float,
     force: bool = False,
 ) -> tuple[GateDecision, list[str]]:
-    """Tag the version with the gate's inputs and decision and move its aliases: `challenger`
-    if it beats the baseline, and `champion` too if it passes the whole gate. One that loses to
-    the baseline gets no alias, unless `force` makes it `challenger` (recorded in the alias
-    history and as version tags). Returns the decision and the aliases moved."""
+    """The churn example's gate on test PR AUC, recorded on the version with its inputs, and
+    the aliases moved (see `record_gate_and_move_aliases`)."""
     champion_version, champion_score = champion_pr_auc(
         client, settings.model_name, split, new_version=version
     )
@@ -86,7 +133,6 @@ def promote_if_gate_passes(
         margin=margin,
     )
     tags = {
-        **gate.as_tags(),
         "keel.candidate": candidate.name,
         "keel.threshold": f"{candidate.threshold.value:.10g}",
         "keel.threshold_rule": candidate.threshold.rule,
@@ -102,20 +148,14 @@ def promote_if_gate_passes(
         tags["keel.gate_champion_version"] = champion_version
     if champion_score is not None:
         tags["keel.gate_champion_test_pr_auc"] = f"{champion_score:.6f}"
-    for key, value in tags.items():
-        client.set_model_version_tag(settings.model_name, version, key, value)
-    if not gate.beats_baseline and not force:
-        return gate, []
-    trained = f"keel train: new version from run {parent_run_id}"
-    if gate.beats_baseline:
-        _move_alias(settings, CHALLENGER, version, trained)
-    else:
-        reason = f"{trained}, forced (--force) although it loses to the baseline: {gate.reason}"
-        actor = _move_alias(settings, CHALLENGER, version, reason, force=True)
-        client.set_model_version_tag(settings.model_name, version, FORCED_TAG, CHALLENGER)
-        client.set_model_version_tag(settings.model_name, version, FORCED_BY_TAG, actor)
-    moved = [CHALLENGER]
-    if gate.passed:
-        _move_alias(settings, CHAMPION, version, f"keel train: gate passed: {gate.reason}")
-        moved.append(CHAMPION)
+    moved = record_gate_and_move_aliases(
+        settings,
+        client,
+        name=settings.model_name,
+        version=version,
+        gate=gate,
+        tags=tags,
+        parent_run_id=parent_run_id,
+        force=force,
+    )
     return gate, moved

@@ -33,9 +33,39 @@ def split_by_time(frame: pd.DataFrame) -> TimeSplit:
     )
 
 
-def shuffle_training_labels(split: TimeSplit, *, seed: int) -> TimeSplit:
+def split_by_fractions(
+    frame: pd.DataFrame, *, timestamp: str, train: float, valid: float
+) -> TimeSplit:
+    """The earliest `train` fraction of rows trains, the next `valid` validates, the rest tests.
+
+    Rows sharing a timestamp stay in one set (a boundary moves back to the first of them), so no
+    row of a later set is older than a row of an earlier one.
+    """
+    ordered = frame.sort_values(timestamp, kind="stable", ignore_index=True)
+    times = ordered[timestamp].to_numpy()
+    n = len(ordered)
+
+    def cut(fraction: float) -> int:
+        at = min(round(n * fraction), n - 1)
+        return int(np.searchsorted(times, times[at], side="left"))
+
+    first, second = cut(train), cut(train + valid)
+    parts = TimeSplit(
+        train=ordered.iloc[:first], valid=ordered.iloc[first:second], test=ordered.iloc[second:]
+    )
+    sizes = {"train": len(parts.train), "valid": len(parts.valid), "test": len(parts.test)}
+    empty = [name for name, size in sizes.items() if size == 0]
+    if empty:
+        raise ValueError(
+            f"the time split leaves {' and '.join(empty)} empty ({n} rows, "
+            f"{len(np.unique(times))} distinct times): more rows or other split fractions needed"
+        )
+    return parts
+
+
+def shuffle_training_labels(split: TimeSplit, *, seed: int, label: str = LABEL) -> TimeSplit:
     """The same split with the training labels permuted (validation and test stay real)."""
     rng = np.random.default_rng(seed)
     train = split.train.copy()
-    train[LABEL] = rng.permutation(train[LABEL].to_numpy())
+    train[label] = rng.permutation(train[label].to_numpy())
     return TimeSplit(train=train, valid=split.valid, test=split.test)

@@ -8,38 +8,32 @@ validation is registered; it becomes `challenger` if it beats the no-model basel
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
-import tempfile
 from collections.abc import Callable
 from contextlib import redirect_stderr
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import mlflow
 import pandas as pd
-from feast import FeatureStore
-from mlflow.models import infer_signature
 from sklearn.pipeline import Pipeline
 
+from keel.backends import mlflow_tracking_uri
 from keel.feature_store import open_store
 from keel.provenance import code_commit, read_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
 from monitoring.ageing import feature_service_growth
 from monitoring.profile import build_reference_profile, log_reference_profile
-from registry.client import ensure_experiment, mlflow_client
-from training.dataset import TrainingFrame, build_training_frame, load_snapshots
+from registry.client import ensure_experiment, fluent_tracking, mlflow_client
+from training.dataset import build_training_frame, categorical_features, load_snapshots
 from training.evaluate import Threshold, choose_threshold, classification_metrics
 from training.gate import GateDecision
 from training.labels import LABEL, TIMESTAMP, SnapshotPlan
-from training.models import SKOPS_TRUSTED_TYPES, candidates
+from training.models import candidates
 from training.promotion import promote_if_gate_passes
 from training.report import log_run_plots
+from training.run_logging import MODEL_ARTIFACT, log_frame, log_pipeline
 from training.split import TimeSplit, shuffle_training_labels, split_by_time
-
-MODEL_ARTIFACT = "model"
-MAX_LOGGED_FRAME_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -91,13 +85,16 @@ def _ignore(_: str) -> None:
     return None
 
 
-def _fit_candidate(
+def fit_binary_candidate(
     name: str,
     estimator: Pipeline,
     split: TimeSplit,
     features: list[str],
-    options: TrainOptions,
     lineage: dict[str, str],
+    *,
+    label: str = LABEL,
+    fn_cost: float | None = None,
+    fp_cost: float | None = None,
 ) -> tuple[CandidateResult, pd.Series]:
     """Fit on train, choose the threshold on validation, measure valid and test in a nested run.
 
@@ -106,14 +103,14 @@ def _fit_candidate(
     """
     tags = {**lineage, "keel.candidate": name}
     with mlflow.start_run(run_name=name, nested=True, tags=tags) as run:
-        estimator.fit(split.train[features], split.train[LABEL])
+        estimator.fit(split.train[features], split.train[label])
         valid_scores = estimator.predict_proba(split.valid[features])[:, 1]
         threshold = choose_threshold(
-            split.valid[LABEL], valid_scores, fn_cost=options.fn_cost, fp_cost=options.fp_cost
+            split.valid[label], valid_scores, fn_cost=fn_cost, fp_cost=fp_cost
         )
         test_scores = pd.Series(estimator.predict_proba(split.test[features])[:, 1])
-        valid = classification_metrics(split.valid[LABEL], valid_scores, threshold=threshold.value)
-        test = classification_metrics(split.test[LABEL], test_scores, threshold=threshold.value)
+        valid = classification_metrics(split.valid[label], valid_scores, threshold=threshold.value)
+        test = classification_metrics(split.test[label], test_scores, threshold=threshold.value)
         mlflow.log_metrics({f"valid_{k}": v for k, v in valid.items()})
         mlflow.log_metrics({f"test_{k}": v for k, v in test.items()})
         last = estimator.steps[-1][1]
@@ -124,53 +121,23 @@ def _fit_candidate(
     return CandidateResult(name, run.info.run_id, threshold, valid, test), test_scores
 
 
-def _log_frame(training: TrainingFrame) -> None:
-    """The exact training frame as a Parquet artifact, so a version leads back to its data."""
-    if len(training.frame) > MAX_LOGGED_FRAME_ROWS:
-        mlflow.set_tag("keel.training_frame", "not logged: larger than the artifact limit")
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "training_frame.parquet"
-        training.frame.to_parquet(path, index=False)
-        mlflow.log_artifact(str(path), artifact_path="datasets")
-
-
-def model_requirements() -> list[str]:
-    """The model's runtime pins, from this environment: stated rather than inferred (MLflow's
-    inference loads the model in a subprocess and costs seconds per run)."""
-    names = ("scikit-learn", "skops", "numpy", "scipy", "pandas")
-    return [f"{name}=={importlib.metadata.version(name)}" for name in names]
-
-
-def _log_model(
-    store: FeatureStore, model: Pipeline, frame: pd.DataFrame, features: list[str]
-) -> None:
-    """Log the pipeline through Feast's integration (adds `feast_features.json`)."""
-    # Integer features as doubles in the schema: a served value may be missing.
-    example = (
-        frame[features]
-        .head(5)
-        .astype({c: "float64" for c in features if pd.api.types.is_integer_dtype(frame[c])})
-    )
-    signature = infer_signature(example, model.predict_proba(example)[:, 1])
-    store.mlflow.log_model(
-        model,
-        MODEL_ARTIFACT,
-        signature=signature,
-        input_example=example,
-        skops_trusted_types=SKOPS_TRUSTED_TYPES,
-        pip_requirements=model_requirements(),
-    )
-
-
 def train(
     settings: Settings,
     *,
     options: TrainOptions | None = None,
     on_step: Callable[[str], None] = _ignore,
 ) -> TrainResult:
-    """Train every candidate on one time split; register, gate and alias the best one."""
+    """Train every candidate on one time split; register, gate and alias the best one.
+
+    MLflow's process-wide tracking URI and experiment are as they were when this returns."""
     options = options or TrainOptions()
+    with fluent_tracking(mlflow_tracking_uri(settings)):  # no client yet: the store checks first
+        return _train(settings, options, on_step)
+
+
+def _train(
+    settings: Settings, options: TrainOptions, on_step: Callable[[str], None]
+) -> TrainResult:
     workspace = Workspace.from_settings(settings)
     store = open_store(settings)
     client = mlflow_client(settings)
@@ -198,7 +165,7 @@ def train(
         store.mlflow.log_training_dataset(
             training.frame, dataset_name=f"{settings.feature_service}-snapshots"
         )
-        _log_frame(training)
+        log_frame(training.frame)
         rows = {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)}
         mlflow.log_params(
             {
@@ -218,10 +185,19 @@ def train(
         results: list[CandidateResult] = []
         fitted: dict[str, Pipeline] = {}
         test_scores: dict[str, pd.Series] = {}
-        to_fit = candidates(features, class_weight=options.class_weight)
+        categorical = categorical_features(store, settings.feature_service)
+        to_fit = candidates(features, categorical=categorical, class_weight=options.class_weight)
         for name, estimator in to_fit:
             on_step(f"candidate {name} ({len(results) + 1}/{len(to_fit)})")
-            result, scores = _fit_candidate(name, estimator, split, features, options, lineage)
+            result, scores = fit_binary_candidate(
+                name,
+                estimator,
+                split,
+                features,
+                lineage,
+                fn_cost=options.fn_cost,
+                fp_cost=options.fp_cost,
+            )
             results.append(result)
             fitted[name] = estimator
             test_scores[name] = scores
@@ -229,7 +205,7 @@ def train(
         best = max(results[1:], key=lambda r: r.valid["pr_auc"])
         on_step(f"logging {best.name} (best on validation) and plots")
         with mlflow.start_run(run_id=best.run_id, nested=True):
-            _log_model(store, fitted[best.name], split.train, features)
+            log_pipeline(store.mlflow, fitted[best.name], split.train, features, probability=True)
             # Monitoring's reference: this model's features and scores at the latest snapshot.
             # Early snapshots hold truncated 90-day windows (less history than serving sees),
             # so pooling every snapshot would flag drift on unchanged data.

@@ -10,6 +10,7 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from keel.data import DataSummary
+    from training.model_train import ModelTrainResult
     from training.train import TrainResult
 
 HEADLINE = {
@@ -64,6 +65,49 @@ def train_summary(console: Console, result: TrainResult) -> None:
     aliases = ", ".join(result.aliases) or "none"
     console.print(
         f"{result.selected} registered as version {result.model_version} "
+        f"(aliases: {aliases}); gate {verdict}: {result.gate.reason}"
+    )
+
+
+REGRESSION_HEADLINE = {"mae": "MAE", "rmse": "RMSE", "r2": "R²"}
+
+
+def model_metrics_table(result: ModelTrainResult) -> Table:
+    """Each candidate's test figures (and validation's headline), simplest first."""
+    table = Table(
+        title=f"{result.model}: test set, simplest model first",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("model", no_wrap=True)
+    headline = REGRESSION_HEADLINE if result.task == "regression" else HEADLINE
+    for header in headline.values():
+        table.add_column(header, justify="right", min_width=5)
+    first = next(iter(headline))
+    table.add_column(f"valid {headline[first]}", justify="right", style="dim", min_width=5)
+    for candidate in result.candidates:
+        style = "bold" if candidate.name == result.selected else None
+        table.add_row(
+            candidate.name,
+            *(f"{candidate.test[m]:.3f}" for m in headline),
+            f"{candidate.valid[first]:.3f}",
+            style=style,
+        )
+    return table
+
+
+def model_train_summary(console: Console, result: ModelTrainResult) -> None:
+    rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
+    figure = "label rate" if result.task == "binary" else "label mean"
+    console.print(
+        f"{result.model} ({result.task}): rows {rows}; {figure} {result.label_figure:.4g}"
+    )
+    console.print(model_metrics_table(result))
+    verdict = "[green]passed[/]" if result.gate.passed else "[red]failed[/]"
+    aliases = ", ".join(result.aliases) or "none"
+    console.print(
+        f"{result.selected} registered as {result.model} version {result.model_version} "
         f"(aliases: {aliases}); gate {verdict}: {result.gate.reason}"
     )
 

@@ -16,7 +16,7 @@ from serving_process import copy_workspace
 
 from keel.demo import DemoResult
 from registry.aliases import move_alias
-from registry.client import mlflow_client
+from registry.client import fluent_tracking, mlflow_client
 from serving.app import create_app
 
 pytestmark = pytest.mark.e2e
@@ -151,7 +151,8 @@ def test_metrics_name_the_challengers_version_also_when_it_is_the_champions(
         first = float(champion.version)
         assert served_alias_versions(client) == {"champion": first, "challenger": first}
 
-        second = registry.create_model_version(name, champion.source, run_id=champion.run_id)
+        with fluent_tracking(registry.tracking_uri):  # MLflow resolves models:/ globally
+            second = registry.create_model_version(name, champion.source, run_id=champion.run_id)
         move_alias(settings, name=name, alias="challenger", version=second.version, reason="A/B")
         reloaded = client.post("/admin/reload").json()
         assert reloaded["challenger"]["version"] == str(second.version)

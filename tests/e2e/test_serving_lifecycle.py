@@ -15,7 +15,7 @@ from serving_process import copy_workspace, predict_loop, serve
 
 from keel.demo import DemoResult, sample_customers
 from keel.workspace import Workspace
-from registry.client import mlflow_client
+from registry.client import fluent_tracking, mlflow_client
 from serving.log_sqlite import SqlitePredictionLog
 from serving.predictor import challenger_bucket
 
@@ -34,7 +34,8 @@ def test_alias_moves_are_followed_under_load_without_a_failed_request(
     )
     client = mlflow_client(settings)
     first = client.get_model_version_by_alias("churn", "champion")
-    created = client.create_model_version("churn", source=first.source, run_id=first.run_id)
+    with fluent_tracking(client.tracking_uri):  # MLflow resolves `models:/` sources globally
+        created = client.create_model_version("churn", source=first.source, run_id=first.run_id)
     v1, v2 = str(first.version), str(created.version)
     client.set_model_version_tag("churn", v2, "keel.threshold", "0.0")
     customers = sample_customers(settings, 40)

@@ -19,7 +19,7 @@ from keel.server_process import free_port
 from keel.settings import Settings
 from keel.workspace import Workspace
 from registry.aliases import move_alias
-from registry.client import mlflow_client
+from registry.client import fluent_tracking, mlflow_client
 from serving.model_cache import ModelCache
 from serving.model_files_cache import ModelFilesCache, cache_root
 from serving.registry_probe import registry_probe
@@ -109,12 +109,13 @@ def test_api_starts_from_cached_champion_while_mlflow_is_down_and_follows_alias_
         assert "WARNING" in logged and f"serving cached champion churn v{first}" in (logged)
 
         client = mlflow_client(direct)
-        newer = client.create_model_version(
-            settings.model_name,
-            source=champion.source,
-            run_id=champion.run_id,
-            tags=champion.tags,
-        )
+        with fluent_tracking(client.tracking_uri):  # MLflow resolves `models:/` globally
+            newer = client.create_model_version(
+                settings.model_name,
+                source=champion.source,
+                run_id=champion.run_id,
+                tags=champion.tags,
+            )
         move_alias(
             direct,
             name=settings.model_name,

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import mlflow
 import psutil
 import psycopg
 import pytest
@@ -80,13 +79,9 @@ def stack(
     env_file.write_text("".join(f"{key}={value}\n" for key, value in values.items()))
     monkeypatch.setattr(console, "width", 400)
     config = load_stack_config(env_file)
-    # Training through Feast's `store.mlflow` points MLflow's process-wide tracking URI at this
-    # stack's server, which is gone afterwards: give later tests in this process theirs back.
-    previous_tracking_uri = mlflow.get_tracking_uri()
     try:
         yield config
     finally:
-        mlflow.set_tracking_uri(previous_tracking_uri)
         down(config)
         with psycopg.connect(postgres_url, autocommit=True) as admin:
             for name in (keel_db, mlflow_db):

@@ -14,7 +14,7 @@ import pytest
 from keel.demo import DemoResult
 from keel.feature_store import open_store
 from keel.workspace import Workspace
-from registry.client import mlflow_client
+from registry.client import fluent_tracking, mlflow_client
 from registry.compare import compare_versions
 from registry.lineage import feature_definitions, feature_definitions_hash, version_lineage
 from registry.refs import ModelRef
@@ -83,15 +83,14 @@ def test_compare_scores_two_versions_on_the_snapshot_training_tested_on(
 ) -> None:
     settings = journey.settings
     client = mlflow_client(settings)
-    # MLflow resolves `models:/` sources through the global tracking URI.
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", client._tracking_client.tracking_uri)
     original = client.get_model_version(trained.name, str(trained.version))
     twin = f"{trained.name}_compare_twin"
     client.create_registered_model(twin)
-    for _ in range(2):
-        client.create_model_version(
-            twin, original.source, run_id=original.run_id, tags=dict(original.tags)
-        )
+    with fluent_tracking(client.tracking_uri):  # MLflow resolves `models:/` sources globally
+        for _ in range(2):
+            client.create_model_version(
+                twin, original.source, run_id=original.run_id, tags=dict(original.tags)
+            )
 
     comparison = compare_versions(
         settings, ModelRef(twin, version=1), ModelRef(twin, version=2), out=tmp_path / "pr.png"

@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import mlflow
 import pandas as pd
 import pytest
+from mlflow.tracking import _tracking_service
 
 from keel.data import generate_dataset
+from keel.feature_store import open_store
 from keel.features import apply_definitions
 from keel.settings import Settings
 from registry.aliases import alias_history
 from registry.client import mlflow_client
+from training.dataset import categorical_features
 from training.labels import LABEL
 from training.train import TrainOptions, TrainResult, train
 
@@ -24,14 +28,37 @@ SHUFFLED = TrainOptions(shuffle_labels_seed=1, gate_margin=0.05)
 pick clears the baseline by 0.015 PR AUC (0.058 vs 0.043), so a higher margin makes it lose."""
 
 
+ELSEWHERE = "sqlite:///elsewhere-set-by-the-caller.db"
+TRACKING_URI_AFTER: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainResult, TrainResult]:
     settings = Settings(home=tmp_path_factory.mktemp("training") / "ws", actor="trainer")
     generate_dataset(settings, customers=2000, days=150, seed=11, end=date(2026, 1, 1))
     apply_definitions(settings)
-    first = train(settings)
+    previous = _tracking_service.utils._tracking_uri
+    mlflow.set_tracking_uri(ELSEWHERE)
+    try:
+        first = train(settings)
+        TRACKING_URI_AFTER.append(mlflow.get_tracking_uri())
+    finally:
+        mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]
     shuffled = train(settings, options=SHUFFLED)
     return settings, first, shuffled
+
+
+def test_training_gives_mlflows_process_wide_tracking_uri_back(runs) -> None:
+    """Feast's `store.mlflow.start_run` points it at the workspace; a notebook or server that
+    trains would otherwise keep writing there."""
+    assert TRACKING_URI_AFTER == [ELSEWHERE]
+
+
+def test_the_churn_models_categories_are_its_feast_string_fields(runs) -> None:
+    settings, first, _ = runs
+    categorical = categorical_features(open_store(settings), settings.feature_service)
+    assert categorical == ["plan", "region"]
+    assert set(categorical) <= set(first.feature_columns)
 
 
 def test_every_candidate_gets_the_same_metrics_on_the_same_split(runs) -> None:

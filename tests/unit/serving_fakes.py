@@ -38,7 +38,7 @@ def training_frame(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarra
 
 def loaded_model(version: str, *, threshold: str | None = None) -> LoadedModel:
     frame, label = training_frame(seed=int(version))
-    pipeline = logistic_regression(FEATURES).fit(frame, label)
+    pipeline = logistic_regression(FEATURES, categorical=["plan"]).fit(frame, label)
     tags = {"keel.threshold": threshold} if threshold is not None else {}
     return LoadedModel("churn", version, None, f"run-{version}", pipeline, FEATURES, tags)
 

@@ -9,6 +9,8 @@ from keel.errors import InvalidInput
 from training.export_sql import probability_sql
 from training.models import gradient_boosting, logistic_regression
 
+TEXT = ["plan", "region"]  # the string columns: what Feast types as `String`
+
 
 @pytest.fixture
 def table() -> tuple[pd.DataFrame, pd.Series]:
@@ -30,7 +32,7 @@ def table() -> tuple[pd.DataFrame, pd.Series]:
 
 def test_exported_sql_matches_sklearn_in_duckdb(table) -> None:
     x, y = table
-    model = logistic_regression(list(x.columns)).fit(x, y)
+    model = logistic_regression(list(x.columns), categorical=TEXT).fit(x, y)
     probe = pd.concat(
         [
             x,
@@ -50,6 +52,6 @@ def test_exported_sql_matches_sklearn_in_duckdb(table) -> None:
 
 def test_non_linear_models_are_not_exportable(table) -> None:
     x, y = table
-    model = gradient_boosting(list(x.columns)).fit(x, y)
+    model = gradient_boosting(list(x.columns), categorical=TEXT).fit(x, y)
     with pytest.raises(InvalidInput, match="not exportable"):
         probability_sql(model)

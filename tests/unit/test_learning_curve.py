@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def test_more_data_helps_on_a_learnable_problem() -> None:
         label="churned",
         sizes=[100, 1000, 8000, 50_000],
         repeats=3,
-        model=logistic_regression,
+        model=partial(logistic_regression, categorical=[]),
     )
     summary = curve.summary()
     assert list(summary["size"]) == [100, 1000, 8000]

@@ -7,6 +7,8 @@ import pytest
 from training.explain import linear_contributions, top_contributions
 from training.models import OneRuleClassifier, candidates, gradient_boosting, logistic_regression
 
+TEXT = ["plan", "region"]  # the string columns: what Feast types as `String`
+
 
 @pytest.fixture
 def frame() -> tuple[pd.DataFrame, pd.Series]:
@@ -41,7 +43,7 @@ def test_one_rule_finds_the_predictive_feature_and_its_direction(frame) -> None:
 
 def test_candidates_come_simplest_first(frame) -> None:
     x, _ = frame
-    assert [name for name, _ in candidates(list(x.columns))] == [
+    assert [name for name, _ in candidates(list(x.columns), categorical=TEXT)] == [
         "baseline",
         "one_rule",
         "logistic_regression",
@@ -52,7 +54,10 @@ def test_candidates_come_simplest_first(frame) -> None:
 def test_models_learn_the_signal_and_handle_missing_and_unknown_values(frame) -> None:
     x, y = frame
     unseen = x.head(3).assign(plan=["gold", None, "basic"], tickets_30d=[np.nan] * 3)
-    for model in (logistic_regression(list(x.columns)), gradient_boosting(list(x.columns))):
+    for model in (
+        logistic_regression(list(x.columns), categorical=TEXT),
+        gradient_boosting(list(x.columns), categorical=TEXT),
+    ):
         model.fit(x, y)
         p = model.predict_proba(x)[:, 1]
         assert p[y == 1].mean() > 2 * p[y == 0].mean()
@@ -62,7 +67,7 @@ def test_models_learn_the_signal_and_handle_missing_and_unknown_values(frame) ->
 def test_churn_risk_falls_as_logins_rise(frame) -> None:
     """Behaviour test: everything else equal, a more active customer is less at risk."""
     x, y = frame
-    model = logistic_regression(list(x.columns)).fit(x, y)
+    model = logistic_regression(list(x.columns), categorical=TEXT).fit(x, y)
     probe = pd.concat([x.head(1)] * 3, ignore_index=True).assign(logins_7d=[0, 5, 15])
     p = model.predict_proba(probe)[:, 1]
     assert p[0] > p[1] > p[2]
@@ -70,7 +75,7 @@ def test_churn_risk_falls_as_logins_rise(frame) -> None:
 
 def test_contributions_add_up_to_the_models_log_odds(frame) -> None:
     x, y = frame
-    model = logistic_regression(list(x.columns)).fit(x, y)
+    model = logistic_regression(list(x.columns), categorical=TEXT).fit(x, y)
     contributions = linear_contributions(model, x.head(50))
     assert list(contributions.columns) == list(x.columns)
     log_odds = contributions.sum(axis=1) + model.steps[-1][1].intercept_[0]
@@ -88,7 +93,7 @@ def test_every_candidate_can_be_served_from_its_recorded_input_columns(frame) ->
 
     x, y = frame
     rows = x.head(5).to_dict("records")
-    for name, pipeline in candidates(list(x.columns)):
+    for name, pipeline in candidates(list(x.columns), categorical=TEXT):
         fitted = pipeline.fit(x, y)
         columns = [str(c) for c in getattr(fitted, "feature_names_in_", [])]
         assert columns == list(x.columns), name

@@ -41,7 +41,7 @@ def test_duckdb_on_the_exported_sql_equals_sklearn(
     data: tuple[pd.DataFrame, np.ndarray, float],
 ) -> None:
     frame, labels, c = data
-    model = logistic_regression(list(frame.columns), c=c).fit(frame, labels)
+    model = logistic_regression(list(frame.columns), categorical=["plan"], c=c).fit(frame, labels)
     probe = pd.concat(  # unseen category and all-missing rows too
         [
             frame,
