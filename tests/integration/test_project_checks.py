@@ -4,11 +4,8 @@ the model and the field (exit 2), and the good one summarised."""
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +21,10 @@ from keel.errors import InvalidLabels, InvalidProject, UnknownFeatureService
 from keel.project import load_project
 from keel.project_checks import check_project
 from keel.settings import get_settings
+from tests.integration.delivery_example import applied_example
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "delivery"
 runner = CliRunner()
 
 
@@ -43,31 +40,9 @@ class Applied:
         return self.root / "keel.yaml"
 
 
-def _generator() -> Callable[..., object]:
-    spec = importlib.util.spec_from_file_location("delivery_generate", EXAMPLE / "generate.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while building
-    spec.loader.exec_module(module)
-    generate: Callable[..., object] = module.generate
-    return generate
-
-
 @pytest.fixture(scope="module")
 def applied(tmp_path_factory: pytest.TempPathFactory) -> Applied:
-    root = tmp_path_factory.mktemp("delivery")
-    shutil.copytree(EXAMPLE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("data"))
-    _generator()(root, couriers=30, days=20, seed=3)
-    feast = Path(sys.executable).parent / "feast"
-    done = subprocess.run(
-        [str(feast), "apply"],
-        cwd=root / "feature_repo",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    root = applied_example(tmp_path_factory.mktemp("delivery"))
     store = FeatureStore(repo_path=str(root / "feature_repo"))
     lists_only = store.get_feature_view("courier_stats")[["recent_zones"]]
     store.apply([FeatureService(name="lists_only_v1", features=[lists_only])])

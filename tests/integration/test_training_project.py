@@ -6,9 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,7 +22,7 @@ from keel.project_checks import check_model, read_labels
 from keel.settings import Settings, get_settings
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec
-from tests.integration.test_project_checks import EXAMPLE, _generator
+from tests.integration.delivery_example import applied_example
 from training.model_frame import build_model_frame
 from training.model_train import ModelTrainResult, train_model
 
@@ -57,19 +54,7 @@ class Trained:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Trained:
-    root = tmp_path_factory.mktemp("delivery-train")
-    shutil.copytree(EXAMPLE, root, dirs_exist_ok=True, ignore=shutil.ignore_patterns("data"))
-    _generator()(root, couriers=30, days=20, seed=3)
-    feast = Path(sys.executable).parent / "feast"
-    done = subprocess.run(
-        [str(feast), "apply"],
-        cwd=root / "feature_repo",
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    root = applied_example(tmp_path_factory.mktemp("delivery-train"))
     settings = Settings(home=root / "ws", actor="trainer")
     project = load_project(root / "keel.yaml")
     from mlflow.tracking import _tracking_service
