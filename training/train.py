@@ -19,6 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from keel.backends import mlflow_tracking_uri
 from keel.feature_store import open_store
+from keel.project import CANDIDATES
 from keel.provenance import code_commit, read_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
@@ -49,10 +50,19 @@ class TrainOptions:
     """Sanity check: permute the training labels; the gate must then refuse the model."""
     force: bool = False
     """Make the new version `challenger` even if it loses to the baseline (recorded)."""
+    candidates: tuple[str, ...] | None = None
+    """The candidates to train beside the baseline (None: all of them)."""
 
     def __post_init__(self) -> None:
         if (self.fn_cost is None) != (self.fp_cost is None):
             raise ValueError("give both --fn-cost and --fp-cost, or neither")
+        known = CANDIDATES["binary"]
+        unknown = [c for c in self.candidates or () if c not in known]
+        if unknown or self.candidates == ():
+            raise ValueError(
+                f"--candidates: expected one or more of {', '.join(known)}, got "
+                f"{', '.join(unknown) or 'none'}"
+            )
         if self.class_weight not in (None, "balanced"):
             raise ValueError(f"class_weight must be None or 'balanced', got {self.class_weight!r}")
 
@@ -186,7 +196,13 @@ def _train(
         fitted: dict[str, Pipeline] = {}
         test_scores: dict[str, pd.Series] = {}
         categorical = categorical_features(store, settings.feature_service)
-        to_fit = candidates(features, categorical=categorical, class_weight=options.class_weight)
+        to_fit = [
+            (name, estimator)
+            for name, estimator in candidates(
+                features, categorical=categorical, class_weight=options.class_weight
+            )
+            if name == "baseline" or options.candidates is None or name in options.candidates
+        ]
         for name, estimator in to_fit:
             on_step(f"candidate {name} ({len(results) + 1}/{len(to_fit)})")
             result, scores = fit_binary_candidate(

@@ -51,6 +51,15 @@ def train_command(
         int | None,
         typer.Option(help="Sanity check: permute training labels with this seed; must fail."),
     ] = None,
+    candidates: Annotated[
+        str | None,
+        typer.Option(
+            help="Churn: the candidates to train beside the baseline, comma-separated "
+            "(one_rule, logistic_regression, gradient_boosting; default all). keel.yaml models "
+            "name theirs in keel.yaml.",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -70,7 +79,11 @@ def train_command(
             project,
             name,
             gate_margin=gate_margin,
-            churn_only={"--class-weight": class_weight, "--horizon-days": horizon_days},
+            churn_only={
+                "--class-weight": class_weight,
+                "--horizon-days": horizon_days,
+                "--candidates": candidates,
+            },
             fn_cost=fn_cost,
             fp_cost=fp_cost,
             shuffle_labels=shuffle_labels,
@@ -85,6 +98,7 @@ def train_command(
         fn_cost=fn_cost,
         fp_cost=fp_cost,
         shuffle_labels=shuffle_labels,
+        candidates=candidates,
         force=force,
     )
 
@@ -135,6 +149,7 @@ def _train_churn(
     fn_cost: float | None,
     fp_cost: float | None,
     shuffle_labels: int | None,
+    candidates: str | None,
     force: bool,
 ) -> None:
     from keel.cli.render import train_summary
@@ -158,6 +173,9 @@ def _train_churn(
             fp_cost=fp_cost,
             shuffle_labels_seed=shuffle_labels,
             force=force,
+            candidates=None
+            if candidates is None
+            else tuple(c.strip() for c in candidates.split(",") if c.strip()),
         )
     with user_errors(), step_status() as on_step:
         result = train(settings, options=options, on_step=on_step)

@@ -188,3 +188,26 @@ def test_a_version_behind_the_champion_but_ahead_of_the_baseline_waits_as_challe
     assert (tags["keel.gate"], tags["keel.gate_baseline"]) == ("failed", "passed")
     assert "keel.forced_alias" not in tags
     assert not alias_history(settings, name=name, alias="challenger")[-1].forced
+
+
+def test_candidates_narrows_training_to_the_baseline_and_the_named_ones(runs) -> None:
+    """`keel train --candidates logistic_regression`: the baseline still sets the bar; the
+    registered version is the logistic regression, which export-sql can turn into SQL."""
+    from registry.models import load_version
+    from training.export_sql import probability_sql
+
+    settings, _, _ = runs
+    linear = train(settings, options=TrainOptions(candidates=("logistic_regression",)))
+    assert [c.name for c in linear.candidates] == ["baseline", "logistic_regression"]
+    assert linear.selected == "logistic_regression"
+    client = mlflow_client(settings)
+    version = client.get_model_version(settings.model_name, linear.model_version)
+    assert version.tags["keel.candidate"] == "logistic_regression"
+    pipeline = load_version(client, version, alias=None).pipeline
+    assert probability_sql(pipeline).startswith("1.0 / (1.0 + exp(-(")
+
+
+@pytest.mark.parametrize("names", [(), ("nope",), ("logistic_regression", "xgboost")])
+def test_candidates_must_name_known_ones(names: tuple[str, ...]) -> None:
+    with pytest.raises(ValueError, match="--candidates: expected one or more of one_rule"):
+        TrainOptions(candidates=names)
