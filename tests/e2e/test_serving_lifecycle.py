@@ -55,7 +55,8 @@ def test_alias_moves_are_followed_under_load_without_a_failed_request(
         client.set_registered_model_alias("churn", "champion", v2)
         reloaded = httpx.post(f"{url}/admin/reload", timeout=30).json()
         switched_at = time.monotonic()
-        assert reloaded["champion"]["version"] == v2 and reloaded["changed"]
+        # the 1 s check may have followed the move already, so `changed` may be either
+        assert reloaded["champion"]["version"] == v2
 
         client.set_registered_model_alias("churn", "challenger", v1)
         deadline = time.monotonic() + 4.0  # interval 1 s: followed without a reload call
