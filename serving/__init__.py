@@ -7,7 +7,9 @@ Modules, one job each:
   `errors`, `auth` (bearer tokens with scopes) and `middleware` (body limit, metrics) guard it.
 - `runtime` holds what a running server owns; `model_cache` follows the `champion` and
   `challenger` aliases; `predictor` scores (A/B, shadow); `batcher` scores concurrent requests
-  together; `scoring` compiles linear pipelines; `online_features` / `direct_features` read Feast.
+  together; `scoring` picks each version's fast path (`fast_trees`: Treelite; `fast_linear`,
+  `fast_simple`: NumPy), proven equal on `scoring_probe` rows; `online_features` /
+  `direct_features` read Feast.
 - `prediction_log` (+ `log_sqlite`, `log_postgres`, `group_commit`) makes every answer durable
   before it is sent; `log_export` is the Parquet contract the monitoring side reads.
 - `batch_scoring` is `keel score`: offline point-in-time features, logged like online answers.

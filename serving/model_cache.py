@@ -31,7 +31,7 @@ from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
 from serving.ids import new_prediction_id
 from serving.model_files_cache import CachedModel, ModelFilesCache
 from serving.prediction_log import PredictionRecord, ServedBy
-from serving.scoring import Scorer, make_scorer
+from serving.scoring import Scorer, choose_scorer
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +66,15 @@ class ServedModel:
     threshold: float
     scorer: Scorer
     expectations: Expectations | None = None
+    scoring: str = "sklearn"
+    """The scoring path (`serving.scoring.ScorerChoice.describe`), reported by `/readyz`."""
 
     @classmethod
     def of(cls, model: LoadedModel, expectations: Expectations | None = None) -> ServedModel:
-        scorer = make_scorer(model.pipeline, model.feature_columns)
-        return cls(model, threshold_of(model), scorer, expectations)
+        """Compiles the fast scorer once, checked against the pipeline on probe rows."""
+        name = f"model {model.name} v{model.version}"
+        choice = choose_scorer(model.pipeline, model.feature_columns, name=name)
+        return cls(model, threshold_of(model), choice.scorer, expectations, choice.describe())
 
     def record(
         self,
@@ -113,6 +117,13 @@ class ModelSet:
     challenger_version: str | None = None
     """Where the `challenger` alias points, also when that is the champion's version (then it
     is not served separately): `/metrics` reports the alias, not the separate model."""
+
+    def scoring(self) -> str:
+        """How each served version is scored, e.g. `champion v3: treelite` (`/readyz`)."""
+        served = [(CHAMPION, self.champion), (CHALLENGER, self.challenger)]
+        return "; ".join(
+            f"{alias} v{model.model.version}: {model.scoring}" for alias, model in served if model
+        )
 
     def versions(self) -> dict[str, str | None]:
         """The version each alias points to (None: no such alias)."""

@@ -28,9 +28,11 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     """Ready when a model is loaded, the online store answers and the prediction log can take
     records. `registry` is reported, not required: a server serving its cached champion while
     MLflow is down is ready (it answers with a known version and follows the alias once the
-    registry is back)."""
+    registry is back). So is `scoring`: each served version's path (`treelite`, `numpy-linear`,
+    ..., or `sklearn` with the reason its fast path was not used)."""
+    models = runtime.predictor.models.current
     checks = {
-        "model": "ok" if runtime.predictor.models.current else "no model loaded",
+        "model": "ok" if models else "no model loaded",
         "registry": runtime.registry_status,
     }
     try:
@@ -41,6 +43,8 @@ async def readyz(runtime: RuntimeDep) -> JSONResponse:
     except Exception as error:
         checks["online_store"] = f"unreachable: {type(error).__name__}: {error}"
     checks["prediction_log"] = runtime.log_problem() or "ok"
+    if models:  # reported, not required: a version the fast path cannot serve uses sklearn
+        checks["scoring"] = models.scoring()
     ready = all(checks[name] == "ok" for name in REQUIRED_CHECKS)
     body = Readiness(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(status_code=200 if ready else 503, content=body.model_dump())

@@ -1,166 +1,106 @@
-"""Scoring rows of features with a fitted pipeline, fast where the pipeline allows it.
+"""Scoring rows of features with a fitted pipeline, through a compiled fast path when proven equal.
 
-Training's logistic-regression pipeline (median-impute + scale numeric features, constant-impute
-+ one-hot categories, logistic regression) is compiled to a few NumPy operations on the fitted
-parameters: the same arithmetic, without building a DataFrame per request. Any other pipeline is
-scored through `predict_proba` on a DataFrame. A unit test proves both agree.
+Every model kind Keel trains has a fast path that takes rows (name -> value, None where absent)
+straight to NumPy, without a DataFrame, a ColumnTransformer or a thread pool per call: linear
+models, baselines and one-rule models as arrays (`fast_linear`, `fast_simple`), gradient boosting
+through Treelite (`fast_trees`). `choose_scorer` compiles once at load and compares the fast path
+with the pipeline on probe rows; on any difference above `TOLERANCE` (or a pipeline of another
+shape) the version is scored through scikit-learn, and the reason is kept for the log and
+`/readyz`. Classifiers answer the probability of class 1, regressors their prediction.
 """
 
 from __future__ import annotations
 
-import math
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import is_regressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-Rows = Sequence[dict[str, Any]]
+from serving.fast_linear import LinearScorer, compile_linear
+from serving.fast_rows import Rows
+from serving.fast_simple import compile_simple
+from serving.fast_trees import compile_trees
+from serving.scoring_probe import probe_rows
+
+__all__ = ["LinearScorer", "Rows", "Scorer", "choose_scorer", "compile_linear", "make_scorer"]
+
+logger = logging.getLogger(__name__)
+
 Scorer = Callable[[Rows], np.ndarray]
-"""Rows of features (name -> value, None where absent) -> churn probabilities."""
+"""Rows of features (name -> value, None where absent) -> probabilities of class 1 (or values)."""
 
-
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+TOLERANCE = 1e-6
+"""Largest difference allowed on probe rows (relative, for predictions beyond 1 in size)."""
+SKLEARN = "sklearn"
 
 
 def pipeline_scorer(pipeline: Pipeline, columns: Sequence[str]) -> Scorer:
-    """Any fitted classifier pipeline, through `predict_proba` on a DataFrame."""
+    """Any fitted pipeline, through `predict_proba` (or `predict`) on a DataFrame."""
     names = list(columns)
+    regressor = is_regressor(pipeline)
 
     def score(rows: Rows) -> np.ndarray:
         frame = pd.DataFrame([[row.get(name) for name in names] for row in rows], columns=names)
+        if regressor:
+            return np.asarray(pipeline.predict(frame), dtype=float)
         return np.asarray(pipeline.predict_proba(frame)[:, 1], dtype=float)
 
     return score
 
 
-class LinearScorer:
-    """Training's logistic-regression pipeline as arrays: impute, scale, one-hot, dot, sigmoid."""
-
-    def __init__(
-        self,
-        numeric: list[str],
-        fill: np.ndarray,
-        mean: np.ndarray,
-        scale: np.ndarray,
-        weights: np.ndarray,
-        categorical: list[tuple[str, Any, dict[Any, float]]],
-        intercept: float,
-    ) -> None:
-        self.numeric = numeric
-        self._fill = fill
-        self._mean = mean
-        self._weights = weights / scale
-        self._offset = intercept - float(np.dot(mean / scale, weights))
-        self.categorical = categorical
-
-    def __call__(self, rows: Rows) -> np.ndarray:
-        values = np.array(
-            [[np.nan if _missing(v := row.get(n)) else v for n in self.numeric] for row in rows],
-            dtype=float,
-        ).reshape(len(rows), len(self.numeric))
-        values = np.where(np.isnan(values), self._fill, values)
-        logit = values @ self._weights + self._offset
-        for name, fill, weight_of in self.categorical:
-            logit += np.array(
-                [weight_of.get(fill if _missing(v := row.get(name)) else v, 0.0) for row in rows]
-            )
-        return np.asarray(1.0 / (1.0 + np.exp(-logit)), dtype=float)
+def compile_pipeline(pipeline: Pipeline) -> Any | None:
+    """The fast scorer of a pipeline of one of training's shapes, else None."""
+    return compile_simple(pipeline) or compile_linear(pipeline) or compile_trees(pipeline)
 
 
-def _numeric_part(transformer: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    if not isinstance(transformer, Pipeline) or len(transformer.steps) != 2:
-        return None
-    imputer, scaler = (step for _, step in transformer.steps)
-    if not isinstance(imputer, SimpleImputer) or not isinstance(scaler, StandardScaler):
-        return None
-    fill = np.asarray(imputer.statistics_, dtype=float)
-    if imputer.add_indicator or np.isnan(fill).any():
-        return None
-    mean = scaler.mean_ if scaler.with_mean else np.zeros_like(fill)
-    scale = scaler.scale_ if scaler.with_std else np.ones_like(fill)
-    return fill, np.asarray(mean, dtype=float), np.asarray(scale, dtype=float)
+@dataclass(frozen=True)
+class ScorerChoice:
+    scorer: Scorer
+    path: str
+    """`treelite`, `numpy-linear`, `numpy-constant`, `numpy-one-rule` or `sklearn`."""
+    note: str = ""
+    """Why the pipeline is scored through scikit-learn (empty on the fast path)."""
+
+    def describe(self) -> str:
+        return f"{self.path} ({self.note})" if self.note else self.path
 
 
-def _categorical_part(transformer: Any) -> tuple[Any, list[np.ndarray]] | None:
-    if not isinstance(transformer, Pipeline) or len(transformer.steps) != 2:
-        return None
-    imputer, encoder = (step for _, step in transformer.steps)
-    if not isinstance(imputer, SimpleImputer) or not isinstance(encoder, OneHotEncoder):
-        return None
-    if imputer.strategy != "constant" or imputer.add_indicator or encoder.drop is not None:
-        return None
-    if encoder.handle_unknown != "ignore" or getattr(encoder, "_infrequent_enabled", False):
-        return None
-    return imputer.fill_value, list(encoder.categories_)
-
-
-def compile_linear(pipeline: Pipeline) -> LinearScorer | None:
-    """A `LinearScorer` equal to the pipeline, or None if its shape is not training's LR."""
-    if len(pipeline.steps) != 2:
-        return None
-    preprocess, classifier = (step for _, step in pipeline.steps)
-    if not isinstance(preprocess, ColumnTransformer) or not isinstance(
-        classifier, LogisticRegression
-    ):
-        return None
-    if classifier.coef_.shape[0] != 1 or preprocess.sparse_output_:
-        return None
-    coef = np.asarray(classifier.coef_[0], dtype=float)
-    numeric: list[str] = []
-    parts: dict[str, list[np.ndarray]] = {"fill": [], "mean": [], "scale": [], "weights": []}
-    categorical: list[tuple[str, Any, dict[Any, float]]] = []
-    position = 0
-    for name, transformer, columns in preprocess.transformers_:
-        if name == "remainder":
-            if transformer != "drop":
-                return None
-            continue
-        if isinstance(transformer, str) or not len(columns):
-            return None
-        numeric_part = _numeric_part(transformer)
-        categorical_part = _categorical_part(transformer)
-        if numeric_part is not None:
-            width = len(columns)
-            numeric += [str(c) for c in columns]
-            for key, value in zip(("fill", "mean", "scale"), numeric_part, strict=True):
-                parts[key].append(value)
-            parts["weights"].append(coef[position : position + width])
-            position += width
-        elif categorical_part is not None:
-            fill_value, categories = categorical_part
-            for column, values in zip(columns, categories, strict=True):
-                weights = coef[position : position + len(values)]
-                categorical.append(
-                    (
-                        str(column),
-                        fill_value,
-                        dict(zip(values.tolist(), weights.tolist(), strict=True)),
-                    )
-                )
-                position += len(values)
-        else:
-            return None
-    if position != len(coef):
-        return None
-    joined = {key: np.concatenate(value) if value else np.zeros(0) for key, value in parts.items()}
-    return LinearScorer(
-        numeric,
-        joined["fill"],
-        joined["mean"],
-        joined["scale"],
-        joined["weights"],
-        categorical,
-        float(classifier.intercept_[0]),
-    )
+def choose_scorer(
+    pipeline: Pipeline, columns: Sequence[str], *, probes: Rows | None = None, name: str = "model"
+) -> ScorerChoice:
+    """The fast path when it equals the pipeline within `TOLERANCE` on `probes` (default: rows
+    built from the pipeline's own fitted parameters), else scikit-learn, saying why."""
+    slow = pipeline_scorer(pipeline, columns)
+    try:
+        fast = compile_pipeline(pipeline)
+    except Exception as error:  # a compiler that cannot read the model is simply not used
+        fast, note = None, f"no fast path: {type(error).__name__}: {error}"
+    else:
+        note = "no fast path for this pipeline"
+    if fast is None:
+        logger.info("%s: %s; scoring through scikit-learn", name, note)
+        return ScorerChoice(slow, SKLEARN, note)
+    rows = list(probes) if probes is not None else probe_rows(pipeline, columns)
+    try:
+        expected = slow(rows)
+        scale = np.maximum(1.0, np.abs(expected))  # regression values: relative beyond 1
+        difference = float(np.max(np.abs(fast(rows) - expected) / scale, initial=0.0))
+    except Exception as error:
+        difference, reason = float("nan"), f"{type(error).__name__}: {error}"
+    else:
+        reason = f"differs by {difference:.2g} on {len(rows)} probe rows"
+    if not difference <= TOLERANCE:
+        note = f"{fast.path} path {reason}"
+        logger.warning("%s: %s; scoring through scikit-learn", name, note)
+        return ScorerChoice(slow, SKLEARN, note)
+    return ScorerChoice(fast, str(fast.path))
 
 
 def make_scorer(pipeline: Pipeline, columns: Sequence[str]) -> Scorer:
-    """The compiled linear scorer when the pipeline allows it, else `predict_proba`."""
-    return compile_linear(pipeline) or pipeline_scorer(pipeline, columns)
+    """The proven fast scorer when there is one, else the pipeline's own."""
+    return choose_scorer(pipeline, columns).scorer

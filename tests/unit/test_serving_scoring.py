@@ -1,16 +1,27 @@
-"""The compiled linear scorer is the pipeline's own arithmetic; thresholds come from tags."""
+"""The compiled linear scorer is the pipeline's own arithmetic; thresholds come from tags.
+
+Every other model kind: test_serving_fast_scoring.py."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from serving_fakes import FEATURES, loaded_model, training_frame
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
 
 from registry.models import LoadedModel
 from serving.model_cache import threshold_of
 from serving.predictor import challenger_bucket
-from serving.scoring import LinearScorer, compile_linear, make_scorer, pipeline_scorer
-from training.models import baseline
+from serving.scoring import (
+    LinearScorer,
+    choose_scorer,
+    compile_linear,
+    make_scorer,
+    pipeline_scorer,
+)
+from training.models import baseline, tree_preprocess
 
 
 def test_compiled_linear_scorer_equals_predict_proba_including_missing_and_unseen_values() -> None:
@@ -30,10 +41,20 @@ def test_compiled_linear_scorer_equals_predict_proba_including_missing_and_unsee
 
 def test_pipelines_of_another_shape_are_scored_through_predict_proba() -> None:
     frame, label = training_frame()
+    forest = Pipeline(
+        [
+            ("preprocess", tree_preprocess(FEATURES, ["plan"])),
+            ("classifier", RandomForestClassifier(n_estimators=5, random_state=0)),
+        ]
+    ).fit(frame, label)
+    assert compile_linear(forest) is None
+    choice = choose_scorer(forest, FEATURES)
+    assert choice.describe() == "sklearn (no fast path for this pipeline)"
+    rows = [{"plan": "basic", "logins_7d": 3.0, "spend_30d": 1.0}, {"plan": "premium"}]
+    expected = forest.predict_proba(pd.DataFrame(rows, columns=FEATURES))[:, 1]
+    np.testing.assert_array_equal(choice.scorer(rows), expected)
     prior = baseline().fit(frame, label)
-    assert compile_linear(prior) is None
-    scores = make_scorer(prior, FEATURES)([{"plan": "basic"}, {"plan": "premium"}])
-    assert scores[0] == pytest.approx(label.mean())
+    assert make_scorer(prior, FEATURES)([{"plan": "basic"}])[0] == pytest.approx(label.mean())
 
 
 @pytest.mark.parametrize(
