@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,37 +49,32 @@ def _env(home: Path) -> dict[str, str]:
     return {**env, "KEEL_HOME": str(home), "NO_COLOR": "", "TERM": "xterm-256color"}
 
 
-@pytest.mark.parametrize(("args", "allowed"), QUICK_COMMANDS, ids=lambda a: " ".join(a))
-def test_quick_command_imports_no_feast_mlflow_sklearn_or_pandas(
-    journey: DemoResult, args: list[str], allowed: set[str]
-) -> None:
-    probe = PROBE.format(heavy=HEAVY)
+def _probe(home: Path, *args: str) -> dict[str, Any]:
+    """Run `keel ARGS` in a fresh interpreter: its exit code, output and heavy imports."""
     done = subprocess.run(
-        [sys.executable, "-c", probe, *args],
-        env=_env(journey.settings.home),
+        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        env=_env(home),
         cwd=REPO,
         capture_output=True,
         text=True,
         check=True,
         timeout=120,
     )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return report
+
+
+@pytest.mark.parametrize(("args", "allowed"), QUICK_COMMANDS, ids=lambda a: " ".join(a))
+def test_quick_command_imports_no_feast_mlflow_sklearn_or_pandas(
+    journey: DemoResult, args: list[str], allowed: set[str]
+) -> None:
+    report = _probe(journey.settings.home, *args)
     assert report["exit"] == 0, report["output"]
     assert set(report["heavy"]) - allowed == set(), f"keel {' '.join(args)} imported them"
 
 
 def test_quick_model_commands_read_the_registry_without_mlflow(journey: DemoResult) -> None:
-    probe = PROBE.format(heavy=HEAVY)
-    done = subprocess.run(
-        [sys.executable, "-c", probe, "models", "show", "churn@champion", "--json"],
-        env=_env(journey.settings.home),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = _probe(journey.settings.home, "models", "show", "churn@champion", "--json")
     shown = json.loads(report["output"])
     training = journey.training
     selected = next(c for c in training.candidates if c.name == training.selected)
