@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from keel.cli.common import console, user_errors
+from keel.cli.quiet import NOISY_LOGGERS
 from keel.settings import get_settings
-
-LIBRARY_LOGGERS = ("mlflow", "feast", "alembic", "urllib3", "httpx")
-"""Kept at ERROR in the workers, as the CLI keeps them in its own process."""
 
 
 def serve_command(
@@ -32,7 +30,7 @@ def serve_command(
     settings = get_settings()
     count = workers or settings.workers
     # Every worker applies this config: uvicorn's handlers and the root's redact secrets.
-    log_config = uvicorn_log_config(quiet=LIBRARY_LOGGERS)
+    log_config = uvicorn_log_config(quiet=NOISY_LOGGERS)  # as the CLI's own process
     with user_errors():
         refuse_insecure_production(settings)
         app = create_app(settings)  # refuses unsafe settings before anything is contacted
