@@ -41,7 +41,8 @@ from monitoring.drift_stats import (
 )
 from monitoring.profile import OTHER, SCORE, FeatureProfile, ReferenceProfile
 
-SCORE_COLUMN = "churn_probability"
+SCORE_COLUMN = "score"
+"""The score column of a prediction-log export (`serving.log_export`)."""
 NULL = "(null)"
 
 
@@ -323,7 +324,7 @@ def compute_drift(
     scores: np.ndarray | None = None,
 ) -> DriftReport:
     """Every profiled feature of `current` against the reference; the score too when `scores`
-    are given or `current` has a `churn_probability` column (a prediction-log export). Below
+    are given or `current` has a `score` column (a prediction-log export). Below
     `thresholds.min_rows` rows every verdict is withheld ("too few rows to judge")."""
     thresholds = thresholds or DriftThresholds()
     missing = [name for name in profile.features if name not in current.columns]

@@ -14,7 +14,17 @@ from keel.errors import InvalidInput
 from keel.input_files import check_timestamps
 from monitoring.profile import ReferenceProfile
 
-PREDICTION_COLUMNS = ("created_at", "churn_probability", "label", "model_version", "outcome")
+PREDICTION_COLUMNS = ("created_at", "score", "label", "model_version", "outcome")
+SCORE = "score"
+OLD_SCORE = "churn_probability"
+"""The score column of exports written before the log was generic."""
+
+
+def with_score(frame: pd.DataFrame) -> pd.DataFrame:
+    """An export of an older Keel (`churn_probability`) with its score named `score`."""
+    if SCORE not in frame.columns and OLD_SCORE in frame.columns:
+        return frame.rename(columns={OLD_SCORE: SCORE})
+    return frame
 
 
 def read_parquet(path: Path, *, columns: Iterable[str] | None = None) -> pd.DataFrame:
@@ -45,7 +55,7 @@ def read_window(path: Path, profile: ReferenceProfile) -> pd.DataFrame:
     """A current window: every profiled feature must be a column of a compatible type (text
     holding numbers where the profile has numbers is refused, naming the column). In a
     prediction-log export, shadow rows repeat a request's features and are left out."""
-    frame = read_parquet(path)
+    frame = with_score(read_parquet(path))
     if "served_by" in frame.columns:
         frame = frame[frame["served_by"] != "shadow"].reset_index(drop=True)
     missing = [name for name in profile.features if name not in frame.columns]
@@ -69,7 +79,7 @@ def read_window(path: Path, profile: ReferenceProfile) -> pd.DataFrame:
 
 def read_predictions(path: Path) -> pd.DataFrame:
     """A prediction-log export (`keel predictions export`): the columns performance needs."""
-    frame = read_parquet(path)
+    frame = with_score(read_parquet(path))
     missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidInput(

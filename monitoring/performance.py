@@ -73,10 +73,10 @@ def group_performance(
     group: pd.DataFrame, *, version: str, day: str, min_labels: int, min_per_class: int
 ) -> PerformanceRow:
     """The figures of one group of prediction-log rows."""
-    scores = group["churn_probability"].to_numpy(dtype=float)
+    scores = group["score"].to_numpy(dtype=float)
     labelled = group[group["outcome"].notna()]
     outcomes = labelled["outcome"].to_numpy(dtype=int)
-    labelled_scores = labelled["churn_probability"].to_numpy(dtype=float)
+    labelled_scores = labelled["score"].to_numpy(dtype=float)
     positives = int(outcomes.sum())
     negatives = len(outcomes) - positives
     note = None

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from keel.atomic_files import write_text
 from keel.settings import Settings
-from monitoring.drift import DriftReport, FeatureDrift, compute_drift
+from monitoring.drift import SCORE_COLUMN, DriftReport, FeatureDrift, compute_drift
 from monitoring.inputs import read_predictions, read_window
 from monitoring.performance import PerformanceReport, live_performance
 from monitoring.plots import feature_histograms, performance_over_time, score_distribution
@@ -196,9 +196,9 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
             list(profile.features.values()), current, drifted=set(drift.drifted_features)
         )
     }
-    if profile.score is not None and "churn_probability" in current.columns:
+    if profile.score is not None and SCORE_COLUMN in current.columns:
         figures["score_distribution.png"] = score_distribution(
-            profile.score, current["churn_probability"]
+            profile.score, current[SCORE_COLUMN]
         )
     performance = None
     if inputs.predictions is not None:
@@ -224,7 +224,7 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
         "<h2 id='scores'>Score distribution</h2>",
         _img(scores, "score distribution")
         if scores
-        else "<p class='note'>No scores in the current window (no churn_probability column) "
+        else "<p class='note'>No scores in the current window (no score column) "
         "or none in the reference profile.</p>",
         performance_section(performance, figures.get("performance_over_time.png")),
         system_section(system, inputs.metrics_url),

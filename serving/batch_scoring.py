@@ -123,8 +123,8 @@ def score_customers(
                 known, feature_rows, probabilities, strict=True
             ):
                 record = served.record(
-                    customer_id=customer,
-                    probability=probability,
+                    entity={KEY: customer},
+                    score=probability,
                     features=features,
                     created_at=as_of,
                     code_commit=commit,
@@ -133,7 +133,7 @@ def score_customers(
                 )
                 records.append(record)
             log.append(records)
-            by_customer = {r.customer_id: r for r in records}
+            by_customer = {r.entity[KEY]: r for r in records}
             for customer in chunk:
                 found = by_customer.get(customer)
                 results.append(_result(customer, found, model.name, model.version, as_of))
@@ -159,7 +159,7 @@ def _result(
     return {
         "customer_id": customer,
         "prediction_id": record.prediction_id if record else None,
-        "churn_probability": record.churn_probability if record else None,
+        "churn_probability": record.score if record else None,
         "label": record.label if record else None,
         "model_name": name,
         "model_version": version,

@@ -1,27 +1,36 @@
-"""Erasure (GDPR): a customer's predictions and their feedback deleted in one transaction, and an
-audit row that records who erased how much, when, and nothing about the customer.
+"""Erasure (GDPR): an entity's predictions and their feedback deleted in one transaction, and an
+audit row that records who erased how much, when, and nothing about the entity.
 
 An `Erasure` is committed by the prediction log's writer like any other item (same transaction
-machinery, same connection), so it cannot interleave with a half-written group.
+machinery, same connection), so it cannot interleave with a half-written group. It names the
+entity by candidate `entity_key` texts: a value typed on the command line (`driver_id=1001`)
+may be logged as a number or as a string, so each form is tried (`candidate_keys`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from serving.ids import new_prediction_id
+from serving.log_columns import entity_key
 
-ERASE_ACTION = "erase_customer"
+ERASE_ACTION = "erase_entity"
 AUDIT_COLUMNS = ("audit_id", "at", "action", "actor", "predictions", "feedback")
 
 
 @dataclass(frozen=True)
 class Erasure:
-    """A request to erase every record of one customer, made by `actor` at `at`."""
+    """A request to erase every record of one entity (of `model`, or of every model when
+    None), made by `actor` at `at`. `keys` are the candidate `entity_key` texts."""
 
-    customer_id: int
+    keys: tuple[str, ...]
+    model: str | None
     actor: str
     at: datetime
 
@@ -35,7 +44,7 @@ class ErasureResult:
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One audited action on the log. Holds counts only: no customer id, no features."""
+    """One audited action on the log. Holds counts only: no entity, no features."""
 
     audit_id: str
     at: datetime
@@ -43,6 +52,43 @@ class AuditEvent:
     actor: str
     predictions: int
     feedback: int
+
+
+def value_forms(text: str) -> list[Any]:
+    """The JSON values a command-line value may have been logged as: the int, the float and
+    the string (`"1001"` -> 1001, 1001.0, "1001"; `"abc"` -> "abc")."""
+    forms: list[Any] = []
+    with contextlib.suppress(ValueError):
+        forms.append(int(text))
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(number):
+            forms.append(number)
+    forms.append(text)
+    return forms
+
+
+def candidate_keys(entity: Mapping[str, str]) -> list[str]:
+    """Every `entity_key` an entity typed as text may be logged under (each key's forms
+    combined), without repeats."""
+    names = sorted(entity)
+    combos = itertools.product(*(value_forms(entity[name]) for name in names))
+    keys = (entity_key(dict(zip(names, combo, strict=True))) for combo in combos)
+    return list(dict.fromkeys(keys))
+
+
+def erasure_keys(entity: Mapping[str, Any] | Sequence[str]) -> tuple[str, ...]:
+    """The `entity_key` texts to erase: the entity's own, or the given candidates."""
+    if isinstance(entity, Mapping):
+        if not entity:
+            raise ValueError("an erasure needs at least one join key")
+        return (entity_key(entity),)
+    if isinstance(entity, str) or not entity:
+        raise ValueError("expected candidate entity keys (a non-empty list of JSON texts)")
+    return tuple(entity)
 
 
 def audit_ddl(table: str, *, bigint: str) -> str:
@@ -67,25 +113,28 @@ def apply_erasure(
     bigint: str,
     at_micros: int,
 ) -> ErasureResult:
-    """Delete the customer's feedback, then predictions, then write the audit row (the
-    caller's transaction commits all of it or none)."""
+    """Delete the entity's feedback, then predictions, then write the audit row (the caller's
+    transaction commits all of it or none)."""
 
     def sql(text: str) -> str:
         return text.replace("?", placeholder)
 
     cursor.execute(audit_ddl(audit_table, bigint=bigint))  # made by the first erasure
 
+    where = f"entity_key IN ({', '.join('?' for _ in erasure.keys)})"
+    params: tuple[Any, ...] = erasure.keys
+    if erasure.model is not None:
+        where = f"model_name = ? AND {where}"
+        params = (erasure.model, *erasure.keys)
     cursor.execute(
         sql(
             f"DELETE FROM {feedback_table} WHERE prediction_id IN "
-            f"(SELECT prediction_id FROM {predictions_table} WHERE customer_id = ?)"
+            f"(SELECT prediction_id FROM {predictions_table} WHERE {where})"
         ),
-        (erasure.customer_id,),
+        params,
     )
     feedback = max(cursor.rowcount, 0)
-    cursor.execute(
-        sql(f"DELETE FROM {predictions_table} WHERE customer_id = ?"), (erasure.customer_id,)
-    )
+    cursor.execute(sql(f"DELETE FROM {predictions_table} WHERE {where}"), params)
     predictions = max(cursor.rowcount, 0)
     audit_id = new_prediction_id()
     marks = ", ".join("?" for _ in AUDIT_COLUMNS)

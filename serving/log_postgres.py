@@ -9,14 +9,10 @@ from typing import Any
 import psycopg
 
 from keel.backends import redact_url
-from keel.errors import BackendUnavailable
-from serving.prediction_log import (
-    ADDED_COLUMNS,
-    LogItem,
-    LogResult,
-    PredictionLog,
-    predictions_ddl,
-)
+from keel.errors import BackendUnavailable, WorkspaceNotReady
+from serving.log_columns import PREDICTION_NAMES
+from serving.log_migration import migrate_postgres, postgres_columns
+from serving.prediction_log import LogItem, LogResult, PredictionLog
 
 
 def _connect(url: str, *, autocommit: bool) -> psycopg.Connection[Any]:
@@ -34,7 +30,7 @@ class PostgresPredictionLog(PredictionLog):
     """Tables `<prefix>predictions` and `<prefix>prediction_feedback` in the given database."""
 
     placeholder = "%s"
-    bigint = "BIGINT"
+    backend = "postgres"
 
     def __init__(self, url: str, *, table_prefix: str = "keel_") -> None:
         self._writer = _connect(url, autocommit=False)
@@ -45,18 +41,27 @@ class PostgresPredictionLog(PredictionLog):
             raise
         self._read_lock = threading.Lock()
         super().__init__(table_prefix=table_prefix)
+        try:
+            self._prepare()
+        except BaseException:
+            self._writer.rollback()
+            self.close()
+            raise
+
+    def _prepare(self) -> None:
+        """Create, or convert an old layout, in one transaction; refuse an unknown layout."""
         with self._writer.cursor() as cursor:
-            for statement in predictions_ddl(
-                self.predictions_table,
-                self.feedback_table,
-                real="DOUBLE PRECISION",
-                bigint="BIGINT",
-            ):
+            for statement in self._ddl():
                 cursor.execute(statement)
-            for name, kind in ADDED_COLUMNS.items():  # logs created before the column existed
-                cursor.execute(
-                    f"ALTER TABLE {self.predictions_table} ADD COLUMN IF NOT EXISTS {name} {kind}"
+            migrate_postgres(cursor, self.predictions_table, self.feedback_table)
+            missing = set(PREDICTION_NAMES) - set(postgres_columns(cursor, self.predictions_table))
+            if missing:
+                raise WorkspaceNotReady(
+                    f"prediction log table {self.predictions_table} has an unknown layout "
+                    f"(no {', '.join(sorted(missing))}): export what you need, then rename "
+                    "the table and restart"
                 )
+            cursor.execute(self._index_ddl())
         self._writer.commit()
 
     def _commit_group(self, items: Sequence[LogItem]) -> list[LogResult]:

@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import WorkspaceNotReady
-from serving.prediction_log import (
-    ADDED_COLUMNS,
-    PREDICTION_COLUMNS,
-    LogItem,
-    LogResult,
-    PredictionLog,
-    predictions_ddl,
-)
+from serving.log_columns import PREDICTION_NAMES
+from serving.log_migration import migrate_sqlite
+from serving.prediction_log import LogItem, LogResult, PredictionLog
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -26,19 +21,10 @@ def _connect(path: Path) -> sqlite3.Connection:
     return db
 
 
-def _add_columns(db: sqlite3.Connection) -> None:
-    """Add the nullable columns newer than a log's layout (only to a log otherwise current)."""
-    columns = {row[1] for row in db.execute("PRAGMA table_info(predictions)")}
-    if set(PREDICTION_COLUMNS) - set(ADDED_COLUMNS) <= columns:
-        for name, kind in ADDED_COLUMNS.items():
-            if name not in columns:
-                db.execute(f"ALTER TABLE predictions ADD COLUMN {name} {kind}")
-
-
 def _check_schema(db: sqlite3.Connection, path: Path) -> None:
-    """Refuse a log file written by an older Keel instead of failing on every commit."""
+    """Refuse a log file of a layout Keel cannot convert instead of failing on every commit."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(predictions)")}
-    missing = set(PREDICTION_COLUMNS) - columns
+    missing = set(PREDICTION_NAMES) - columns
     if missing:
         raise WorkspaceNotReady(
             f"prediction log {path} has an older layout (no {', '.join(sorted(missing))}): "
@@ -53,15 +39,30 @@ class SqlitePredictionLog(PredictionLog):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path)
-        for statement in predictions_ddl(
-            "predictions", "prediction_feedback", real="REAL", bigint="INTEGER"
-        ):
-            self._writer.execute(statement)
-        _add_columns(self._writer)
-        _check_schema(self._writer, path)
+        super().__init__()
+        try:
+            self._prepare(path)
+        except BaseException:
+            self._committer.close()
+            self._writer.close()
+            raise
         self._reader = _connect(path)
         self._read_lock = threading.Lock()
-        super().__init__()
+
+    def _prepare(self, path: Path) -> None:
+        """Create, or convert an old layout, in one transaction; refuse an unknown layout."""
+        cursor = self._writer.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in self._ddl():
+                cursor.execute(statement)
+            migrate_sqlite(cursor, self.predictions_table, self.feedback_table)
+            _check_schema(self._writer, path)
+            cursor.execute(self._index_ddl())
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
 
     def _commit_group(self, items: Sequence[LogItem]) -> list[LogResult]:
         cursor = self._writer.cursor()

@@ -25,8 +25,10 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from keel.errors import InvalidInput, ModelNotFound
+from keel.project import Task
 from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 from monitoring.validation import Expectations
+from registry.model_spec import TASK_TAG
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
 from serving.ids import new_prediction_id
 from serving.model_files_cache import CachedModel, ModelFilesCache
@@ -79,24 +81,23 @@ class ServedModel:
     def record(
         self,
         *,
-        customer_id: int,
-        probability: float,
+        entity: dict[str, Any],
+        score: float,
         features: dict[str, Any],
         created_at: datetime,
         code_commit: str,
         request_id: str | None,
         served_by: ServedBy,
     ) -> PredictionRecord:
-        """The log record of one answer of this version: score, label at its threshold, the
-        features used and those that break its reference expectations."""
+        """The log record of one answer of this version: the entity, the score (and the label
+        at its threshold for a binary model), the features used and those that break its
+        reference expectations."""
         model = self.model
         violations = None if self.expectations is None else self.expectations.violations(features)
+        task: Task = "regression" if model.tags.get(TASK_TAG) == "regression" else "binary"
         return PredictionRecord(
             prediction_id=new_prediction_id(),
             created_at=created_at,
-            customer_id=customer_id,
-            churn_probability=float(probability),
-            label=int(probability >= self.threshold),
             model_name=model.name,
             model_version=model.version,
             model_alias=model.alias,
@@ -104,6 +105,10 @@ class ServedModel:
             code_commit=code_commit,
             request_id=request_id,
             served_by=served_by,
+            entity=entity,
+            task=task,
+            score=float(score),
+            label=int(score >= self.threshold) if task == "binary" else None,
             features=features,
             violations=violations,
         )

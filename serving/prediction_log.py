@@ -10,13 +10,26 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from keel.project import Task
 from serving.group_commit import GroupCommitter
+from serving.log_columns import (
+    FEEDBACK_COLUMNS,
+    PREDICTION_COLUMNS,
+    PREDICTION_NAMES,
+    Backend,
+    index_ddl,
+    insert_sql,
+    select_list,
+    table_ddl,
+)
+from serving.log_columns import entity_key as entity_key
 from serving.log_erasure import (
     AUDIT_COLUMNS,
     ERASE_ACTION,
@@ -24,6 +37,7 @@ from serving.log_erasure import (
     Erasure,
     ErasureResult,
     apply_erasure,
+    erasure_keys,
 )
 
 if TYPE_CHECKING:
@@ -32,26 +46,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ServedBy = Literal["champion", "challenger", "shadow"]
-FeedbackStatus = Literal["recorded", "unchanged", "unknown", "conflict"]
-
-PREDICTION_COLUMNS = (
-    "prediction_id",
-    "created_at",
-    "customer_id",
-    "churn_probability",
-    "label",
-    "model_name",
-    "model_version",
-    "model_alias",
-    "run_id",
-    "code_commit",
-    "request_id",
-    "served_by",
-    "features",
-    "violations",
-)
-ADDED_COLUMNS = {"violations": "TEXT"}
-"""Nullable columns newer than the first layout: each backend adds them to an existing table."""
+FeedbackStatus = Literal["recorded", "unchanged", "unknown", "conflict", "invalid"]
 
 
 def to_micros(moment: datetime) -> int:
@@ -68,13 +63,11 @@ def from_micros(micros: int) -> datetime:
 
 @dataclass(frozen=True)
 class PredictionRecord:
-    """What one answered (or shadow) prediction was, from which model, on which features."""
+    """What one answered (or shadow) prediction was, from which model, for which entity, on
+    which features."""
 
     prediction_id: str
     created_at: datetime
-    customer_id: int
-    churn_probability: float
-    label: int
     model_name: str
     model_version: str
     model_alias: str | None
@@ -82,22 +75,36 @@ class PredictionRecord:
     code_commit: str
     request_id: str | None
     served_by: ServedBy
+    entity: dict[str, Any]
+    """The join keys and their values, e.g. {"customer_id": 17}."""
+    task: Task
+    score: float
+    """Binary: the probability of class 1; regression: the prediction."""
+    label: int | None
+    """Binary: int(score >= threshold); regression: None."""
     features: dict[str, Any]
     violations: list[str] | None = None
     """Features outside the version's reference expectations; None when the version has none.
     Stored comma-separated ("" when every feature passed, NULL when not checked)."""
 
     def row(self) -> tuple[Any, ...]:
-        values = {**self.__dict__, "created_at": to_micros(self.created_at)}
-        values["features"] = json.dumps(self.features, default=str)
+        values = {
+            **self.__dict__,
+            "created_at": to_micros(self.created_at),
+            "entity_key": entity_key(self.entity),
+            "features": json.dumps(self.features, default=str),
+        }
         if self.violations is not None:
             values["violations"] = ",".join(self.violations)
-        return tuple(values[c] for c in PREDICTION_COLUMNS)
+        return tuple(values[name] for name in PREDICTION_NAMES)
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> PredictionRecord:
-        values = dict(zip(PREDICTION_COLUMNS, row, strict=True))
+        values = dict(zip(PREDICTION_NAMES, row, strict=True))
         values["created_at"] = from_micros(int(values["created_at"]))
+        values["entity"] = json.loads(values.pop("entity_key"))
+        values["score"] = float(values["score"])
+        values["label"] = None if values["label"] is None else int(values["label"])
         values["features"] = json.loads(values["features"])
         text = values["violations"]
         values["violations"] = None if text is None else [v for v in text.split(",") if v]
@@ -106,18 +113,37 @@ class PredictionRecord:
 
 @dataclass(frozen=True)
 class Feedback:
-    """The observed outcome of a prediction (1: the customer churned)."""
+    """The observed outcome of a prediction: 0 or 1 for a binary model (1: the positive class
+    happened), the observed value for a regression model."""
 
     prediction_id: str
-    outcome: int
+    outcome: float
     observed_at: datetime
+
+
+def outcome_problem(task: str, outcome: float) -> str | None:
+    """Why `outcome` cannot be the observed outcome of a prediction of `task` (None: it can)."""
+    if isinstance(outcome, bool) or not isinstance(outcome, int | float):
+        return f"expected a number, got {outcome!r}"
+    if not math.isfinite(outcome):
+        return f"expected a finite number, got {outcome!r}"
+    if task == "binary" and outcome not in (0, 1):
+        return f"a binary model's outcome is 0 or 1, got {outcome!r}"
+    return None
+
+
+def stored_outcome(task: str, value: Any) -> float:
+    """An outcome as the log answers it: an int for a binary model, a float for regression."""
+    return int(value) if task == "binary" else float(value)
 
 
 @dataclass(frozen=True)
 class FeedbackResult:
     status: FeedbackStatus
     recorded: Feedback | None
-    """What the log holds for the prediction after the call (None when unknown)."""
+    """What the log holds for the prediction after the call (None when unknown or invalid)."""
+    reason: str | None = None
+    """Why the outcome was refused (status `invalid`): names the model and its task."""
 
 
 LogItem = list[PredictionRecord] | Feedback | Erasure
@@ -126,10 +152,10 @@ LogResult = FeedbackResult | ErasureResult | None
 
 class PredictionLog(ABC):
     """Append-only predictions plus first-write-wins feedback, committed in groups; the one
-    deletion is a customer's erasure (`forget_customer`), audited in the audit table."""
+    deletion is an entity's erasure (`forget_entity`), audited in the audit table."""
 
     placeholder = "?"
-    bigint = "INTEGER"
+    backend: Backend = "sqlite"
 
     def __init__(self, *, table_prefix: str = "") -> None:
         self.predictions_table = f"{table_prefix}predictions"
@@ -160,12 +186,21 @@ class PredictionLog(ABC):
         assert isinstance(result, FeedbackResult)
         return result
 
-    def forget_customer(self, customer_id: int, *, actor: str) -> ErasureResult:
-        """Erase the customer's predictions and their feedback in one transaction, with an
-        audit row (counts, actor, time; no customer data). Blocks until durable."""
-        result = self._committer.commit_now(Erasure(customer_id, actor, datetime.now(UTC)))
+    def forget_entity(
+        self,
+        entity: Mapping[str, Any] | Sequence[str],
+        *,
+        model: str | None = None,
+        actor: str,
+    ) -> ErasureResult:
+        """Erase an entity's predictions (of `model`, or of every model) and their feedback in
+        one transaction, with an audit row (counts, actor, time; no entity data). `entity` is
+        the join keys and values, or candidate `entity_key` texts (`log_erasure.candidate_keys`).
+        Blocks until durable."""
+        erasure = Erasure(erasure_keys(entity), model, actor, datetime.now(UTC))
+        result = self._committer.commit_now(erasure)
         assert isinstance(result, ErasureResult)
-        # Like the audit row, the log line names no customer. Debug: the caller (`keel
+        # Like the audit row, the log line names no entity. Debug: the caller (`keel
         # predictions forget`) shows the result itself, and the audit row is the record.
         logger.debug(
             "audit %s: %s by %s erased %d predictions and %d feedback records",
@@ -185,25 +220,31 @@ class PredictionLog(ABC):
     def _sql(self, text: str) -> str:
         return text.replace("?", self.placeholder)
 
-    def _insert_predictions_sql(self) -> str:
-        marks = ", ".join("?" for _ in PREDICTION_COLUMNS)
-        columns = ", ".join(PREDICTION_COLUMNS)
-        return self._sql(f"INSERT INTO {self.predictions_table} ({columns}) VALUES ({marks})")
+    def _ddl(self) -> list[str]:
+        """The tables (if missing); the entity index comes after any migration."""
+        return table_ddl(self.predictions_table, self.feedback_table, self.backend)
 
-    def _feedback_of(self, cursor: Any, prediction_id: str) -> FeedbackResult | None:
-        """The feedback result if the prediction is unknown or already has feedback."""
-        cursor.execute(
-            self._sql(f"SELECT 1 FROM {self.predictions_table} WHERE prediction_id = ?"),
-            (prediction_id,),
-        )
-        if cursor.fetchone() is None:
-            return FeedbackResult("unknown", None)
-        return None
+    def _index_ddl(self) -> str:
+        return index_ddl(self.predictions_table)
 
     def _apply_feedback(self, cursor: Any, feedback: Feedback) -> FeedbackResult:
-        unknown = self._feedback_of(cursor, feedback.prediction_id)
-        if unknown is not None:
-            return unknown
+        cursor.execute(
+            self._sql(
+                f"SELECT model_name, task FROM {self.predictions_table} WHERE prediction_id = ?"
+            ),
+            (feedback.prediction_id,),
+        )
+        found = cursor.fetchone()
+        if found is None:
+            return FeedbackResult("unknown", None)
+        model, task = str(found[0]), str(found[1])
+        problem = outcome_problem(task, feedback.outcome)
+        if problem is not None:
+            reason = f"model {model} is a {task} model: {problem}"
+            return FeedbackResult("invalid", None, reason)
+        given = Feedback(
+            feedback.prediction_id, stored_outcome(task, feedback.outcome), feedback.observed_at
+        )
         cursor.execute(
             self._sql(
                 f"SELECT outcome, observed_at FROM {self.feedback_table} WHERE prediction_id = ?"
@@ -213,25 +254,28 @@ class PredictionLog(ABC):
         existing = cursor.fetchone()
         if existing is None:
             cursor.execute(
-                self._sql(
-                    f"INSERT INTO {self.feedback_table} "
-                    "(prediction_id, outcome, observed_at, received_at) VALUES (?, ?, ?, ?)"
-                ),
+                self._sql(insert_sql(self.feedback_table, FEEDBACK_COLUMNS)),
                 (
-                    feedback.prediction_id,
-                    feedback.outcome,
-                    to_micros(feedback.observed_at),
+                    given.prediction_id,
+                    given.outcome,
+                    to_micros(given.observed_at),
                     to_micros(datetime.now(UTC)),
                 ),
             )
-            return FeedbackResult("recorded", feedback)
-        held = Feedback(feedback.prediction_id, int(existing[0]), from_micros(int(existing[1])))
-        return FeedbackResult("unchanged" if held == feedback else "conflict", held)
+            return FeedbackResult("recorded", given)
+        held = Feedback(
+            feedback.prediction_id,
+            stored_outcome(task, existing[0]),
+            from_micros(int(existing[1])),
+        )
+        return FeedbackResult("unchanged" if held == given else "conflict", held)
 
     def _commit_items(self, cursor: Any, items: Sequence[LogItem]) -> list[LogResult]:
         rows = [r.row() for item in items if isinstance(item, list) for r in item]
         if rows:
-            cursor.executemany(self._insert_predictions_sql(), rows)
+            cursor.executemany(
+                self._sql(insert_sql(self.predictions_table, PREDICTION_COLUMNS)), rows
+            )
         return [self._apply_item(cursor, item) for item in items]
 
     def _apply_item(self, cursor: Any, item: LogItem) -> LogResult:
@@ -245,22 +289,26 @@ class PredictionLog(ABC):
                 feedback_table=self.feedback_table,
                 audit_table=self.audit_table,
                 placeholder=self.placeholder,
-                bigint=self.bigint,
+                bigint="INTEGER" if self.backend == "sqlite" else "BIGINT",
                 at_micros=to_micros(item.at),
             )
         return None
 
     def _select_prediction_sql(self) -> str:
-        columns = ", ".join(PREDICTION_COLUMNS)
-        return self._sql(f"SELECT {columns} FROM {self.predictions_table} WHERE prediction_id = ?")
+        return self._sql(
+            f"SELECT {select_list(PREDICTION_COLUMNS)} FROM {self.predictions_table} "
+            "WHERE prediction_id = ?"
+        )
 
-    def export_sql(self) -> str:
-        """Every prediction with its feedback (outer join), oldest first."""
-        columns = ", ".join(f"p.{c}" for c in PREDICTION_COLUMNS)
-        return (
-            f"SELECT {columns}, f.outcome, f.observed_at FROM {self.predictions_table} p "
-            f"LEFT JOIN {self.feedback_table} f ON f.prediction_id = p.prediction_id "
-            "ORDER BY p.prediction_id"
+    def export_sql(self, model: str | None = None) -> str:
+        """Every prediction (of `model`, when given: pass it as the one parameter) with its
+        feedback (outer join), oldest first. Columns: `PREDICTION_COLUMNS`, outcome, observed_at."""
+        where = " WHERE p.model_name = ?" if model is not None else ""
+        return self._sql(
+            f"SELECT {select_list(PREDICTION_COLUMNS, 'p')}, f.outcome, f.observed_at "
+            f"FROM {self.predictions_table} p "
+            f"LEFT JOIN {self.feedback_table} f ON f.prediction_id = p.prediction_id"
+            f"{where} ORDER BY p.prediction_id"
         )
 
     def stats_sql(self) -> str:
@@ -294,12 +342,17 @@ class PredictionLog(ABC):
 
     def feedback(self, prediction_id: str) -> Feedback | None:
         sql = self._sql(
-            f"SELECT outcome, observed_at FROM {self.feedback_table} WHERE prediction_id = ?"
+            f"SELECT f.outcome, f.observed_at, p.task FROM {self.feedback_table} f "
+            f"JOIN {self.predictions_table} p ON p.prediction_id = f.prediction_id "
+            "WHERE f.prediction_id = ?"
         )
         rows = list(self.query(sql, (prediction_id,)))
         if not rows:
             return None
-        return Feedback(prediction_id, int(rows[0][0]), from_micros(int(rows[0][1])))
+        outcome, observed_at, task = rows[0]
+        return Feedback(
+            prediction_id, stored_outcome(str(task), outcome), from_micros(int(observed_at))
+        )
 
     def count(self) -> int:
         (row,) = self.query(f"SELECT COUNT(*) FROM {self.predictions_table}")
@@ -321,34 +374,6 @@ class PredictionLog(ABC):
             )
             for row in self.query(sql)
         ]
-
-
-def predictions_ddl(predictions: str, feedback: str, *, real: str, bigint: str) -> list[str]:
-    """The two tables, in the backend's type names."""
-    return [
-        f"""CREATE TABLE IF NOT EXISTS {predictions} (
-            prediction_id TEXT PRIMARY KEY,
-            created_at {bigint} NOT NULL,
-            customer_id {bigint} NOT NULL,
-            churn_probability {real} NOT NULL,
-            label {bigint} NOT NULL,
-            model_name TEXT NOT NULL,
-            model_version TEXT NOT NULL,
-            model_alias TEXT,
-            run_id TEXT NOT NULL,
-            code_commit TEXT NOT NULL,
-            request_id TEXT,
-            served_by TEXT NOT NULL,
-            features TEXT NOT NULL,
-            violations TEXT
-        )""",
-        f"""CREATE TABLE IF NOT EXISTS {feedback} (
-            prediction_id TEXT PRIMARY KEY REFERENCES {predictions} (prediction_id),
-            outcome {bigint} NOT NULL,
-            observed_at {bigint} NOT NULL,
-            received_at {bigint} NOT NULL
-        )""",
-    ]
 
 
 def open_prediction_log(settings: Settings) -> PredictionLog:

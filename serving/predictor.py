@@ -145,8 +145,8 @@ class Predictor:
         ):
             logged = {name: _plain(value) for name, value in features.items()}
             record = served.record(
-                customer_id=customer_id,
-                probability=probability,
+                entity={"customer_id": customer_id},
+                score=probability,
                 features=logged,
                 created_at=now,
                 code_commit=self._code_commit,

@@ -73,8 +73,8 @@ def _answer(prediction: Prediction) -> dict[str, Any]:
     record = prediction.record
     body: dict[str, Any] = {
         "prediction_id": record.prediction_id,
-        "customer_id": record.customer_id,
-        "churn_probability": record.churn_probability,
+        "customer_id": record.entity["customer_id"],
+        "churn_probability": record.score,
         "label": record.label,
         "model": {
             "name": record.model_name,
@@ -165,6 +165,8 @@ async def feedback(body: FeedbackRequest, runtime: RuntimeDep) -> FeedbackRespon
     result = await runtime.log.record_feedback(
         Feedback(body.prediction_id, body.outcome, body.observed_at)
     )
+    if result.status == "invalid":
+        raise InvalidInput(f"outcome: {result.reason}")
     if result.status == "unknown" or result.recorded is None:
         raise NotFound(f"prediction_id {body.prediction_id!r}: no such prediction in the log")
     held = result.recorded

@@ -155,13 +155,18 @@ class FeaturesRequest(RequestBody):
 
 class FeedbackRequest(RequestBody):
     prediction_id: str = Field(min_length=1, max_length=64)
-    outcome: Literal[0, 1] = Field(description="1: the customer churned.")
+    outcome: float = Field(
+        strict=True,
+        allow_inf_nan=False,
+        description="What happened: 0 or 1 for a binary model (1: the positive class, e.g. the "
+        "customer churned), the observed value for a regression model.",
+    )
     observed_at: AwareDatetime = Field(description="When the outcome was observed (with zone).")
 
 
 class FeedbackResponse(BaseModel):
     prediction_id: str
-    outcome: int
+    outcome: int | float = Field(description="An int (0 or 1) for a binary model.")
     observed_at: datetime
     status: Literal["recorded", "unchanged"]
 

@@ -1,6 +1,7 @@
-"""Trace one prediction back to everything that made it: the logged record (features, score,
-label, serving code commit), its feedback, and the model version's lineage (MLflow run, training
-dataset digest, feature service and definitions hash, the model's code commit)."""
+"""Trace one prediction back to everything that made it: the logged record (entity, task,
+features, score and label or prediction, serving code commit), its feedback, and the model
+version's lineage (MLflow run, training dataset digest, feature service and definitions hash,
+the model's code commit)."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class PredictionTrace:
         return {
             "prediction_id": record.prediction_id,
             "created_at": record.created_at.isoformat(),
-            "customer_id": record.customer_id,
+            "entity": record.entity,
             "model": {
                 "name": record.model_name,
                 "version": record.model_version,
@@ -48,7 +49,8 @@ class PredictionTrace:
             "request_id": record.request_id,
             "features": record.features,
             "violations": record.violations,
-            "churn_probability": record.churn_probability,
+            "task": record.task,
+            "score": record.score,
             "label": record.label,
             "feedback": (
                 {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
@@ -19,7 +19,8 @@ def trace_table(trace: PredictionTrace) -> Table:
     table.add_column("value", overflow="fold")
     rows: list[tuple[str, str]] = [
         ("created at", data["created_at"]),
-        ("customer", str(data["customer_id"])),
+        ("entity", ", ".join(f"{k}={json.dumps(v)}" for k, v in data["entity"].items())),
+        ("task", data["task"]),
         ("model", f"{model['name']}/{model['version']} (alias {model['alias'] or '-'})"),
         ("served by", model["served_by"]),
         ("model run", data["run_id"]),
@@ -35,8 +36,7 @@ def trace_table(trace: PredictionTrace) -> Table:
         ("definitions hash", data["feature_definitions_hash"] or "-"),
         ("model code commit", data["model_code_commit"] or "-"),
         ("serving code commit", data["serving_code_commit"]),
-        ("probability", f"{data['churn_probability']:.6f}"),
-        ("label", str(data["label"])),
+        *_outputs(data),
         (
             "feedback",
             f"outcome {feedback['outcome']} observed {feedback['observed_at']}"
@@ -52,3 +52,10 @@ def trace_table(trace: PredictionTrace) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def _outputs(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """Binary: the probability and the label; regression: the prediction."""
+    if data["task"] == "binary":
+        return [("probability", f"{data['score']:.6f}"), ("label", str(data["label"]))]
+    return [("prediction", f"{data['score']:.6g}")]

@@ -16,9 +16,6 @@ def _record(prediction_id: str) -> PredictionRecord:
     return PredictionRecord(
         prediction_id=prediction_id,
         created_at=datetime(2026, 11, 30, 0, 0, 0, 123456, tzinfo=UTC),
-        customer_id=42,
-        churn_probability=0.125,
-        label=0,
         model_name="churn",
         model_version="3",
         model_alias="champion",
@@ -26,6 +23,10 @@ def _record(prediction_id: str) -> PredictionRecord:
         code_commit="deadbeef",
         request_id="req-1",
         served_by="champion",
+        entity={"customer_id": 42},
+        task="binary",
+        score=0.125,
+        label=0,
         features={"plan": "basic", "logins_7d": 3, "tenure_days": None},
     )
 

@@ -18,7 +18,7 @@ from serving.group_commit import GroupCommitter
 from serving.ids import new_prediction_id
 from serving.log_export import export_parquet, log_stats
 from serving.log_sqlite import SqlitePredictionLog
-from serving.prediction_log import Feedback, PredictionRecord, predictions_ddl
+from serving.prediction_log import Feedback, PredictionRecord
 
 NOW = datetime(2026, 11, 30, 1, 2, 3, 456789, tzinfo=UTC)
 
@@ -27,9 +27,6 @@ def record(customer_id: int = 7, **changes: object) -> PredictionRecord:
     base = PredictionRecord(
         prediction_id=new_prediction_id(),
         created_at=NOW,
-        customer_id=customer_id,
-        churn_probability=0.25,
-        label=0,
         model_name="churn",
         model_version="2",
         model_alias="champion",
@@ -37,6 +34,10 @@ def record(customer_id: int = 7, **changes: object) -> PredictionRecord:
         code_commit="abc",
         request_id=None,
         served_by="champion",
+        entity={"customer_id": customer_id},
+        task="binary",
+        score=0.25,
+        label=0,
         features={"plan": "basic", "logins_7d": 3, "tenure_days": 12.5, "region": None},
     )
     return replace(base, **changes)  # type: ignore[arg-type]
@@ -122,9 +123,6 @@ def test_export_follows_the_monitoring_contract(log: SqlitePredictionLog, tmp_pa
         [
             ("prediction_id", pa.string()),
             ("created_at", ts),
-            ("customer_id", pa.int64()),
-            ("churn_probability", pa.float64()),
-            ("label", pa.int64()),
             ("model_name", pa.string()),
             ("model_version", pa.string()),
             ("model_alias", pa.string()),
@@ -132,12 +130,17 @@ def test_export_follows_the_monitoring_contract(log: SqlitePredictionLog, tmp_pa
             ("code_commit", pa.string()),
             ("request_id", pa.string()),
             ("served_by", pa.string()),
+            ("entity_key", pa.string()),
+            ("customer_id", pa.int64()),
+            ("task", pa.string()),
+            ("score", pa.float64()),
+            ("label", pa.int64()),
             ("violations", pa.string()),
             ("plan", pa.string()),
             ("logins_7d", pa.int64()),
             ("tenure_days", pa.float64()),
             ("region", pa.float64()),
-            ("outcome", pa.int64()),
+            ("outcome", pa.float64()),
             ("observed_at", ts),
         ]
     )
@@ -182,27 +185,13 @@ def test_a_log_file_of_an_older_layout_is_refused_with_the_fix(tmp_path: Path) -
         SqlitePredictionLog(path)
 
 
-def test_violations_round_trip_and_an_existing_log_gains_the_column(tmp_path: Path) -> None:
-    import sqlite3
-
-    path = tmp_path / "before.db"
-    with sqlite3.connect(path) as db:  # the layout before `violations` existed, with a row
-        (ddl, _) = predictions_ddl(
-            "predictions", "prediction_feedback", real="REAL", bigint="INTEGER"
-        )
-        db.execute(ddl.replace(",\n            violations TEXT", ""))
-        old = record(customer_id=1)
-        db.execute(f"INSERT INTO predictions VALUES ({', '.join('?' * 13)})", old.row()[:13])
-    for _ in range(2):  # idempotent
-        log = SqlitePredictionLog(path)
-        log.close()
-    log = SqlitePredictionLog(path)
-    flagged, clean = (
+def test_violations_round_trip(log: SqlitePredictionLog) -> None:
+    flagged, clean, unchecked = (
         record(customer_id=2, violations=["plan"]),
         record(customer_id=3, violations=[]),
+        record(customer_id=4),
     )
-    log.append([flagged, clean])
-    assert log.get(old.prediction_id) == old and old.violations is None
+    log.append([flagged, clean, unchecked])
     assert log.get(flagged.prediction_id) == flagged
     assert log.get(clean.prediction_id) == clean
-    log.close()
+    assert log.get(unchecked.prediction_id) == unchecked and unchecked.violations is None
