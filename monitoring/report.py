@@ -197,9 +197,7 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
         )
     }
     if profile.score is not None and SCORE_COLUMN in current.columns:
-        figures["score_distribution.png"] = score_distribution(
-            profile.score, current[SCORE_COLUMN]
-        )
+        figures["score_distribution.png"] = score_distribution(profile.score, current[SCORE_COLUMN])
     performance = None
     if inputs.predictions is not None:
         performance = live_performance(read_predictions(inputs.predictions))

@@ -47,8 +47,8 @@ def test_every_answered_prediction_is_in_the_log_with_its_model(journey: DemoRes
         for answer in journey.responses[:3]:
             record = log.get(answer["prediction_id"])
             assert record is not None
-            assert record.customer_id == answer["customer_id"]
-            assert record.churn_probability == answer["churn_probability"]
+            assert record.entity == {"customer_id": answer["customer_id"]}
+            assert (record.task, record.score) == ("binary", answer["churn_probability"])
             assert (record.model_name, record.model_version, record.model_alias) == (
                 "churn",
                 journey.training.model_version,

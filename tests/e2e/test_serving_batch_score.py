@@ -61,8 +61,7 @@ def test_keel_score_scores_point_in_time_and_logs_the_batch(
         logged = {
             row[0]: row[1:]
             for row in log.query(
-                "SELECT prediction_id, model_version, request_id, churn_probability "
-                "FROM predictions"
+                "SELECT prediction_id, model_version, request_id, score FROM predictions"
             )
         }
     finally:

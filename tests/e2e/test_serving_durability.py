@@ -46,6 +46,9 @@ def test_every_answered_prediction_survives_kill_9_exactly_once(
         first = answers[0]["prediction_id"]
         feedback = {"prediction_id": first, "outcome": 0, "observed_at": "2026-11-30T00:00Z"}
         assert httpx.post(f"{url}/v1/feedback", json=feedback).status_code == 200
+        half = httpx.post(f"{url}/v1/feedback", json={**feedback, "outcome": 0.5})
+        assert half.status_code == 422, half.text  # a churn (binary) outcome is 0 or 1
+        assert "outcome" in half.json()["detail"] and "binary" in half.json()["detail"]
     with sqlite3.connect(path) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     log = SqlitePredictionLog(path)
@@ -55,8 +58,8 @@ def test_every_answered_prediction_survives_kill_9_exactly_once(
         for answer in answers:
             record = log.get(answer["prediction_id"])
             assert record is not None, f"answered {answer['prediction_id']} is not in the log"
-            assert record.customer_id == answer["customer_id"]
-            assert record.churn_probability == answer["churn_probability"]
+            assert record.entity == {"customer_id": answer["customer_id"]}
+            assert record.score == answer["churn_probability"]
             assert record.model_version == answer["model"]["version"]
             assert record.features, "a logged record lost its features"
     finally:

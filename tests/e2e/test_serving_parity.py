@@ -54,7 +54,7 @@ def test_served_scores_equal_the_offline_pipeline_on_point_in_time_features(
         assert isinstance(answer, Prediction)
         record = answer.record
         assert record.violations is not None  # training logged the profile: every row checked
-        assert record.churn_probability == pytest.approx(probability, rel=1e-9, abs=1e-12)
-        customer = record.customer_id
+        assert record.score == pytest.approx(probability, rel=1e-9, abs=1e-12)
+        customer = record.entity["customer_id"]
         offline_row = offline.loc[customer]
         assert_same_features(record.features, offline_row, champion.feature_columns, customer)

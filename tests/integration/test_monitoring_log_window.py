@@ -43,7 +43,7 @@ def test_the_log_window_holds_the_served_predictions(journey: DemoResult, tmp_pa
     assert rows >= journey.logged_predictions
     frame = pd.read_parquet(out)
     assert len(frame) == rows
-    assert {"created_at", "churn_probability", *journey.training.feature_columns} <= set(frame)
+    assert {"created_at", "score", "customer_id", *journey.training.feature_columns} <= set(frame)
 
 
 def test_drift_runs_on_the_log_window_from_the_cli(journey_env: DemoResult, tmp_path: Path) -> None:

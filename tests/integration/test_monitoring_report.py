@@ -47,7 +47,7 @@ def prediction_export(rows: int, seed: int, *, spend_factor: float = 1.0) -> pd.
             "prediction_id": [f"p{i}" for i in range(rows)],
             "created_at": created,
             "customer_id": np.arange(rows),
-            "churn_probability": score,
+            "score": score,
             "label": (score > 0.3).astype("int64"),
             "model_name": "churn",
             "model_version": "3",
@@ -69,7 +69,7 @@ def prediction_export(rows: int, seed: int, *, spend_factor: float = 1.0) -> pd.
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("monitor-files")
     training = prediction_export(4_000, seed=0)
-    profile = build_reference_profile(training, FEATURES, training["churn_probability"].to_numpy())
+    profile = build_reference_profile(training, FEATURES, training["score"].to_numpy())
     paths = {
         "reference": profile.save(root / "reference_profile.json"),
         "quiet": root / "quiet.parquet",

@@ -51,19 +51,26 @@ def use_settings(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
 
 
 def record(customer_id: int) -> PredictionRecord:
+    return delivery_record("churn", {"customer_id": customer_id}, task="binary")
+
+
+def delivery_record(
+    model: str, entity: dict[str, object], *, task: str = "regression"
+) -> PredictionRecord:
     return PredictionRecord(
         prediction_id=new_prediction_id(),
         created_at=NOW,
-        customer_id=customer_id,
-        churn_probability=0.25,
-        label=0,
-        model_name="churn",
+        model_name=model,
         model_version="1",
         model_alias="champion",
         run_id="run",
         code_commit="abc",
         request_id=None,
         served_by="champion",
+        entity=entity,
+        task=task,  # type: ignore[arg-type]
+        score=0.25 if task == "binary" else 31.5,
+        label=0 if task == "binary" else None,
         features={"plan": "premium-secret-plan", "logins_7d": 31337},
     )
 
@@ -130,7 +137,7 @@ def test_forget_erases_one_customer_and_audits_counts_without_their_data(
         assert log.feedback(kept[0].prediction_id) == Feedback(kept[0].prediction_id, 1, NOW)
         (event,) = log.audit_events()
         assert (event.action, event.actor, event.predictions, event.feedback) == (
-            "erase_customer",
+            "erase_entity",
             "dpo-tester",
             3,
             2,
@@ -152,6 +159,96 @@ def test_forget_erases_one_customer_and_audits_counts_without_their_data(
     assert "erased 0 predictions and 0 feedback records" in out
 
 
+def test_forget_by_entity_matches_string_numeric_and_composite_keys_and_one_model(
+    store: Settings,
+) -> None:
+    courier = delivery_record("delivery_minutes", {"courier_id": "1001"})
+    numeric = delivery_record("delivery_minutes", {"courier_id": 1001})
+    pair = delivery_record("late_delivery", {"courier_id": "c-7", "zone_id": "z 1"}, task="binary")
+    same_courier = delivery_record("late_delivery", {"courier_id": "c-7", "zone_id": "z-2"})
+    other_model = delivery_record("delivery_minutes", {"courier_id": "c-7", "zone_id": "z 1"})
+    churn = record(1001)
+    log = open_prediction_log(store)
+    try:
+        log.append([courier, numeric, pair, same_courier, other_model, churn])
+        log.record_feedback_now(Feedback(pair.prediction_id, 1, NOW))
+    finally:
+        log.close()
+
+    code, out = keel("predictions", "forget", "--entity", "courier_id=1001")
+    assert code == 0, out
+    assert "erased 2 predictions and 0 feedback records" in out  # "1001" and 1001, not churn's
+    code, out = keel(
+        "predictions", "forget", "--entity", "zone_id=z 1", "--entity", "courier_id=c-7",
+        "--model", "late_delivery",
+    )  # fmt: skip
+    assert code == 0, out
+    assert "erased 1 predictions and 1 feedback records" in out
+    code, out = keel("predictions", "forget", "17", "--entity", "customer_id=17")
+    assert code == 2 and "name the entity once" in out
+    code, out = keel("predictions", "forget", "--entity", "courier_id")
+    assert code == 2 and "--entity 'courier_id': expected KEY=VALUE" in out
+
+    log = open_prediction_log(store)
+    try:
+        for gone in (courier, numeric, pair):
+            assert log.get(gone.prediction_id) is None
+        assert log.feedback(pair.prediction_id) is None
+        for kept in (same_courier, other_model, churn):
+            assert log.get(kept.prediction_id) == kept
+        events = log.audit_events()
+        assert [(e.action, e.predictions, e.feedback) for e in events] == [
+            ("erase_entity", 2, 0),
+            ("erase_entity", 1, 1),
+        ]
+        raw = json.dumps(list(log.query(f"SELECT * FROM {log.audit_table}")))
+    finally:
+        log.close()
+    for entity_data in ("1001", "c-7", "z 1", "courier"):
+        assert entity_data not in raw
+
+    code, out = keel("predictions", "forget", "1001")  # the churn form: customer_id=1001
+    assert code == 0 and "erased 1 predictions" in out, out
+
+
+def test_export_of_one_model_has_its_join_keys_as_typed_columns(
+    store: Settings, tmp_path: Path
+) -> None:
+    log = open_prediction_log(store)
+    try:
+        log.append(
+            [
+                delivery_record(
+                    "late_delivery", {"courier_id": "c-1", "zone_id": 4}, task="binary"
+                ),
+                delivery_record("delivery_minutes", {"courier_id": "c-1", "zone_id": 4}),
+                delivery_record("delivery_minutes", {"courier_id": "c-2", "zone_id": 5}),
+                record(7),
+            ]
+        )
+    finally:
+        log.close()
+    out = tmp_path / "minutes.parquet"
+    code, text = keel("predictions", "export", "--out", str(out), "--model", "delivery_minutes")
+    assert code == 0 and "wrote 2 predictions" in text, text
+    table = pq.read_table(out)
+    names = table.column_names
+    assert names[names.index("entity_key") + 1 : names.index("entity_key") + 3] == [
+        "courier_id",
+        "zone_id",
+    ]
+    assert str(table.schema.field("zone_id").type) == "int64"
+    assert sorted(table.column("courier_id").to_pylist()) == ["c-1", "c-2"]
+    assert table.column("task").to_pylist() == ["regression"] * 2
+    assert table.column("label").to_pylist() == [None, None]
+    everything = tmp_path / "all.parquet"
+    code, text = keel("predictions", "export", "--out", str(everything))
+    assert code == 0 and "wrote 4 predictions" in text, text
+    mixed = pq.read_table(everything)
+    assert "courier_id" not in mixed.column_names  # several models: the keys stay in entity_key
+    assert sorted(mixed.column("entity_key").to_pylist())[0] == '{"courier_id":"c-1","zone_id":4}'
+
+
 def test_an_erasure_that_cannot_be_audited_deletes_nothing(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "keel-home")
     forgotten, _ = fill(settings)
@@ -161,7 +258,7 @@ def test_an_erasure_that_cannot_be_audited_deletes_nothing(tmp_path: Path) -> No
         with sqlite3.connect(Workspace.from_settings(settings).prediction_log) as db:
             db.execute(f"CREATE TABLE {log.audit_table} (audit_id TEXT PRIMARY KEY)")
         with pytest.raises(sqlite3.OperationalError, match="has no column named"):
-            log.forget_customer(FORGOTTEN, actor="tester")
+            log.forget_entity({"customer_id": FORGOTTEN}, actor="tester")
         assert [log.get(r.prediction_id) for r in forgotten] == forgotten
         assert log.feedback(forgotten[0].prediction_id) is not None
     finally:
@@ -204,9 +301,9 @@ def test_trace_names_model_run_dataset_features_code_and_feedback(
     assert trace["feature_service"] == settings.feature_service
     assert trace["feature_definitions_hash"].startswith("sha256:")
     assert trace["serving_code_commit"] and trace["model_code_commit"]
-    assert trace["churn_probability"] == answer["churn_probability"]
+    assert (trace["task"], trace["score"]) == ("binary", answer["churn_probability"])
     assert trace["label"] == answer["label"]
-    assert trace["customer_id"] == answer["customer_id"]
+    assert trace["entity"] == {"customer_id": answer["customer_id"]}
     assert len(trace["features"]) >= 10
     assert trace["feedback"]["outcome"] == 1
     assert trace["lineage_error"] is None
@@ -214,6 +311,7 @@ def test_trace_names_model_run_dataset_features_code_and_feedback(
     code, out = keel("predictions", "trace", str(answer["prediction_id"]))
     assert code == 0, out
     assert "definitions hash" in out and trace["feature_definitions_hash"] in out
+    assert f"customer_id={answer['customer_id']}" in out and "probability" in out
 
     code, out = keel("predictions", "trace", "01NOSUCHPREDICTION")
     assert code == 2

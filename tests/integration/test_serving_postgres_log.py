@@ -26,9 +26,6 @@ def _record(customer_id: int) -> PredictionRecord:
     return PredictionRecord(
         prediction_id=new_prediction_id(),
         created_at=NOW,
-        customer_id=customer_id,
-        churn_probability=0.5,
-        label=1,
         model_name="churn",
         model_version="4",
         model_alias="champion",
@@ -36,6 +33,10 @@ def _record(customer_id: int) -> PredictionRecord:
         code_commit="abc",
         request_id="req",
         served_by="champion",
+        entity={"customer_id": customer_id},
+        task="binary",
+        score=0.5,
+        label=1,
         features={"plan": "basic", "logins_7d": 2},
     )
 

@@ -31,7 +31,7 @@ def window(
             "region": regions,
             "logins_7d": logins,
             "spend_30d": rng.lognormal(1, 1, rows) * spend_factor,
-            "churn_probability": rng.beta(1, 12, rows),
+            "score": rng.beta(1, 12, rows),
         }
     )
 
@@ -39,7 +39,7 @@ def window(
 @pytest.fixture(scope="module")
 def profile() -> ReferenceProfile:
     reference = window(5_000, seed=0)
-    return build_reference_profile(reference, FEATURES, reference["churn_probability"].to_numpy())
+    return build_reference_profile(reference, FEATURES, reference["score"].to_numpy())
 
 
 @pytest.mark.parametrize("rows", [300, 1_000, 5_000])
@@ -86,7 +86,7 @@ def test_a_tracking_outage_drifts_through_the_null_rate(profile: ReferenceProfil
 
 def test_score_drift_is_reported_separately(profile: ReferenceProfile) -> None:
     current = window(3_000, seed=6)
-    current["churn_probability"] = np.clip(current["churn_probability"] * 3, 0, 1)
+    current["score"] = np.clip(current["score"] * 3, 0, 1)
     report = compute_drift(profile, current)
     assert report.drifted_features == []
     assert report.score is not None and report.score.drifted

@@ -12,6 +12,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from typer.testing import CliRunner
 
 from keel.cli.main import app
+from monitoring.inputs import read_predictions
 from monitoring.performance import expected_calibration_error, live_performance
 
 runner = CliRunner()
@@ -31,7 +32,7 @@ def prediction_log(rows: int = 600, seed: int = 0, labelled: float = 1.0) -> pd.
             "prediction_id": [f"p{i}" for i in range(rows)],
             "created_at": created,
             "customer_id": np.arange(rows),
-            "churn_probability": score,
+            "score": score,
             "label": (score > 0.3).astype("int64"),
             "model_name": "churn",
             "model_version": np.where(np.arange(rows) % 3 == 0, "2", "1"),
@@ -47,7 +48,7 @@ def test_metrics_per_version_match_sklearn() -> None:
     report = live_performance(log)
     v1 = next(r for r in report.by_version if r.model_version == "1")
     mine = log[log.model_version == "1"]
-    y, s = mine.outcome.astype(int), mine.churn_probability
+    y, s = mine.outcome.astype(int), mine.score
     assert v1.pr_auc == pytest.approx(average_precision_score(y, s))
     assert v1.roc_auc == pytest.approx(roc_auc_score(y, s))
     assert v1.predicted_positive_rate == pytest.approx(mine.label.mean())
@@ -97,3 +98,12 @@ def test_cli_performance_refuses_a_file_that_is_not_a_log(tmp_path: Path) -> Non
     pd.DataFrame({"x": [1]}).to_parquet(path)
     result = runner.invoke(app, ["monitor", "performance", "--predictions", str(path)])
     assert result.exit_code == 2 and "features.parquet" in result.output
+
+
+def test_an_export_of_an_older_keel_is_read_with_its_score_column_renamed(tmp_path: Path) -> None:
+    old = prediction_log(rows=60).rename(columns={"score": "churn_probability"})
+    old.to_parquet(tmp_path / "old.parquet")
+    frame = read_predictions(tmp_path / "old.parquet")
+    assert "churn_probability" not in frame.columns
+    assert frame["score"].tolist() == old["churn_probability"].tolist()
+    assert live_performance(frame).by_version

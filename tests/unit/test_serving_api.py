@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ def test_one_customer_is_answered_with_label_model_and_a_logged_record(serve: An
     assert body["label"] == 1  # threshold 0.0 from the version's tag
     assert "missing_features" not in body
     record = runtime.log.get(body["prediction_id"])
-    assert record.churn_probability == body["churn_probability"]
+    assert record.score == body["churn_probability"]
     assert record.request_id == "r1"
     assert record.features == {"plan": "premium", "logins_7d": 5, "spend_30d": 5.0}
 
@@ -137,6 +138,40 @@ def test_feedback_is_recorded_once_and_unknown_ids_are_404(serve: Any) -> None:
     unknown = client.post("/v1/feedback", json={**feedback, "prediction_id": "01NOPE"})
     assert unknown.status_code == 404
     assert "01NOPE" in unknown.json()["detail"]
+
+
+def test_feedback_is_checked_against_the_task_of_the_prediction(serve: Any) -> None:
+    client, runtime = serve()
+    binary = client.post("/v1/predict", json={"customer_id": 3}).json()["prediction_id"]
+    base = {"prediction_id": binary, "observed_at": "2026-11-30T10:00Z"}
+    half = client.post("/v1/feedback", json={**base, "outcome": 0.5})
+    assert half.status_code == 422, half.text
+    assert half.json()["error"] == "InvalidInput"
+    assert half.json()["detail"].startswith("outcome: ") and "binary" in half.json()["detail"]
+    for odd in (True, "1", None):
+        refused = client.post("/v1/feedback", json={**base, "outcome": odd})
+        assert refused.status_code == 422 and "outcome" in refused.json()["detail"], odd
+    assert runtime.log.feedback(binary) is None
+    one = client.post("/v1/feedback", json={**base, "outcome": 1.0})
+    assert one.status_code == 200 and '"outcome":1,' in one.text  # an int, as before
+
+    minutes = replace(
+        runtime.log.get(binary),
+        prediction_id="01REGRESSION",
+        model_name="delivery_minutes",
+        entity={"courier_id": "c-1", "zone_id": "z-9"},
+        task="regression",
+        score=31.5,
+        label=None,
+    )
+    runtime.log.append([minutes])
+    observed = {"prediction_id": "01REGRESSION", "observed_at": "2026-11-30T10:00Z"}
+    recorded = client.post("/v1/feedback", json={**observed, "outcome": 28.75})
+    assert recorded.status_code == 200, recorded.text
+    assert recorded.json()["outcome"] == 28.75 and recorded.json()["status"] == "recorded"
+    again = client.post("/v1/feedback", json={**observed, "outcome": 28.75})
+    assert again.json()["status"] == "unchanged"
+    assert client.post("/v1/feedback", json={**observed, "outcome": 30}).status_code == 409
 
 
 def test_limits_refuse_big_bodies_and_batches_with_json_naming_the_limit(serve: Any) -> None:
