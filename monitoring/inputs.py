@@ -87,4 +87,14 @@ def read_predictions(path: Path) -> pd.DataFrame:
             "(`keel predictions export --out F.parquet`)"
         )
     frame["created_at"] = check_timestamps(frame["created_at"], name="created_at", where=str(path))
+    one_model = "(export one with `keel predictions export --model NAME --out F.parquet`)"
+    if "model_name" in frame.columns and frame["model_name"].nunique() > 1:
+        raise InvalidInput(
+            f"{path}: column model_name holds several models; performance is per model " + one_model
+        )
+    if "task" in frame.columns and (frame["task"] != "binary").any():
+        raise InvalidInput(
+            f"{path}: column task: live performance covers binary models, found "
+            f"{sorted(set(frame['task']) - {'binary'})} {one_model}"
+        )
     return frame

@@ -128,7 +128,7 @@ def outcome_problem(task: str, outcome: float) -> str | None:
     if not math.isfinite(outcome):
         return f"expected a finite number, got {outcome!r}"
     if task == "binary" and outcome not in (0, 1):
-        return f"a binary model's outcome is 0 or 1, got {outcome!r}"
+        return f"expected 0 or 1, got {outcome!r}"
     return None
 
 

@@ -12,6 +12,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from typer.testing import CliRunner
 
 from keel.cli.main import app
+from keel.errors import InvalidInput
 from monitoring.inputs import read_predictions
 from monitoring.performance import expected_calibration_error, live_performance
 
@@ -107,3 +108,15 @@ def test_an_export_of_an_older_keel_is_read_with_its_score_column_renamed(tmp_pa
     assert "churn_probability" not in frame.columns
     assert frame["score"].tolist() == old["churn_probability"].tolist()
     assert live_performance(frame).by_version
+
+
+def test_an_export_of_several_models_or_a_regression_model_is_refused(tmp_path: Path) -> None:
+    mixed = prediction_log(rows=60)
+    mixed.loc[:9, "model_name"] = "late_delivery"
+    mixed.to_parquet(tmp_path / "mixed.parquet")
+    with pytest.raises(InvalidInput, match=r"model_name holds several models.*--model"):
+        read_predictions(tmp_path / "mixed.parquet")
+    regression = prediction_log(rows=60).assign(task="regression", model_name="delivery_minutes")
+    regression.to_parquet(tmp_path / "regression.parquet")
+    with pytest.raises(InvalidInput, match=r"column task: .*binary models, found \['regression'\]"):
+        read_predictions(tmp_path / "regression.parquet")
