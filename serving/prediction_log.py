@@ -1,9 +1,13 @@
 """The prediction log: one durable record per answered prediction, and feedback joined to it.
 
 A record is made durable (group commit, see `group_commit.py`) before its response is sent, so
-every 200 a client saw is in the log. Backends share the SQL below: SQLite in WAL mode for the
-local profile (`log_sqlite.py`), PostgreSQL for production (`log_postgres.py`). Exporting to
-Parquet and the stats live in `log_export.py`.
+every 200 a client saw is in the log. A record names its model and its entity (the join keys,
+stored as canonical JSON in `entity_key`), so one log holds every model: binary (score = the
+probability, label at the threshold) and regression (score = the prediction, no label). The
+columns are declared once in `log_columns.py`; backends share the SQL below: SQLite in WAL mode
+for the local profile (`log_sqlite.py`), PostgreSQL for production (`log_postgres.py`); a log of
+the churn-only layout is converted when opened (`log_migration.py`). Exporting to Parquet and
+the stats live in `log_export.py`, erasure in `log_erasure.py`.
 """
 
 from __future__ import annotations
