@@ -179,6 +179,9 @@ def _train_churn(
             else tuple(c.strip() for c in candidates.split(",") if c.strip()),
         )
     with user_errors(), step_status() as on_step:
+        from keel.feature_store import open_store
+
+        open_store(settings)  # services first: one line naming a server that does not answer
         # The example writes its label table as a project would; training reads it.
         on_step("labelling snapshots")
         labels = write_churn_labels(Workspace.from_settings(settings).raw_dir, plan)
