@@ -12,9 +12,9 @@ from keel.provenance import write_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
 from synthetic.churn import GeneratorConfig, generate, write_raw_tables
+from synthetic.churn_labels import SnapshotPlan
 from synthetic.real_table import RealTables, churn_table, latest_snapshot, split_holdout
 from synthetic.tabular import write_table
-from training.labels import SnapshotPlan
 
 if TYPE_CHECKING:
     from synthetic.lab import ReportResult

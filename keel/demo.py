@@ -17,6 +17,7 @@ from keel.server_process import running_server
 from keel.settings import Settings
 from keel.workspace import Workspace
 from serving.prediction_log import open_prediction_log
+from synthetic.churn_labels import write_churn_labels
 from training.train import TrainResult, train
 
 UNKNOWN_CUSTOMER = 10**12
@@ -71,7 +72,9 @@ def run_demo(
     applied = apply_definitions(settings)
     on_step("feast materialize into the online store")
     materialized = materialize(settings, on_step=on_step)
-    result = train(settings, on_step=on_step)
+    on_step("labelling snapshots")
+    labels = write_churn_labels(workspace.raw_dir)  # the example's label table; training reads it
+    result = train(settings, labels, on_step=on_step)
     on_step("starting `keel serve` and calling it over HTTP")
     responses: list[dict[str, Any]] = []
     log_file = workspace.demo_dir / "server.log"

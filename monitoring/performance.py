@@ -122,3 +122,99 @@ def live_performance(
         for day, by_day in by_version.groupby("day", sort=True):
             rows.append(group_performance(by_day, version=str(version), day=str(day), **options))
     return PerformanceReport(rows=rows, min_labels=min_labels, min_per_class=min_per_class)
+
+
+@dataclass(frozen=True)
+class RegressionPerformanceRow:
+    """One (model version, day) group of a regression model; `day` is `all` for the whole
+    window. `bias` is mean prediction minus mean outcome over the labelled rows."""
+
+    model_version: str
+    day: str
+    predictions: int
+    labelled: int
+    mean_prediction: float
+    mean_outcome: float | None
+    mae: float | None
+    rmse: float | None
+    bias: float | None
+    note: str | None
+
+
+@dataclass(frozen=True)
+class RegressionPerformanceReport:
+    rows: list[RegressionPerformanceRow]
+    min_labels: int
+
+    @property
+    def by_version(self) -> list[RegressionPerformanceRow]:
+        return [r for r in self.rows if r.day == ALL_DAYS]
+
+    @property
+    def by_day(self) -> list[RegressionPerformanceRow]:
+        return [r for r in self.rows if r.day != ALL_DAYS]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"min_labels": self.min_labels, "rows": [asdict(r) for r in self.rows]}
+
+
+def regression_group_performance(
+    group: pd.DataFrame, *, version: str, day: str, min_labels: int
+) -> RegressionPerformanceRow:
+    """MAE, RMSE and bias of one group's predictions (`score`) against their `outcome`s."""
+    predictions = group["score"].to_numpy(dtype=float)
+    labelled = group[group["outcome"].notna()]
+    outcomes = labelled["outcome"].to_numpy(dtype=float)
+    errors = labelled["score"].to_numpy(dtype=float) - outcomes
+    scored = len(outcomes) >= min_labels
+    note = None if scored else f"too few labels: {len(outcomes)} outcome(s) (need {min_labels})"
+    return RegressionPerformanceRow(
+        model_version=version,
+        day=day,
+        predictions=len(group),
+        labelled=len(outcomes),
+        mean_prediction=float(predictions.mean()) if len(predictions) else 0.0,
+        mean_outcome=float(outcomes.mean()) if len(outcomes) else None,
+        mae=float(np.abs(errors).mean()) if scored else None,
+        rmse=float(np.sqrt(np.mean(errors**2))) if scored else None,
+        bias=float(errors.mean()) if scored else None,
+        note=note,
+    )
+
+
+def regression_live_performance(
+    predictions: pd.DataFrame, *, min_labels: int = 20
+) -> RegressionPerformanceReport:
+    """A regression model's live error per version (whole window, then each UTC day of
+    `created_at`), from a prediction-log export with `score` (the prediction), `outcome` (null
+    until feedback) and `task`; rows of another task are refused rather than mixed in."""
+    if min_labels < 1:
+        raise ValueError(f"min_labels must be >= 1, got {min_labels}")
+    needed = ("created_at", "model_version", "score", "outcome")
+    missing = [c for c in needed if c not in predictions]
+    if missing:
+        raise ValueError(f"prediction log export lacks column(s) {', '.join(missing)}")
+    if "task" in predictions:
+        other = sorted(set(predictions["task"].dropna().astype(str)) - {"regression"})
+        if other:
+            raise ValueError(
+                f"regression performance needs regression predictions; found task(s) "
+                f"{', '.join(other)} (filter the export by model)"
+            )
+    frame = predictions.copy()
+    frame["day"] = pd.to_datetime(frame["created_at"], utc=True).dt.strftime("%Y-%m-%d")
+    frame["model_version"] = frame["model_version"].astype(str)
+    rows: list[RegressionPerformanceRow] = []
+    for version, by_version in frame.groupby("model_version", sort=True):
+        rows.append(
+            regression_group_performance(
+                by_version, version=str(version), day=ALL_DAYS, min_labels=min_labels
+            )
+        )
+        for day, by_day in by_version.groupby("day", sort=True):
+            rows.append(
+                regression_group_performance(
+                    by_day, version=str(version), day=str(day), min_labels=min_labels
+                )
+            )
+    return RegressionPerformanceReport(rows=rows, min_labels=min_labels)

@@ -86,11 +86,14 @@ def feature_histograms(
     return _png(fig)
 
 
-def score_distribution(profile: FeatureProfile, scores: pd.Series) -> bytes:
-    """The model's scores: training reference against the current window."""
+def score_distribution(
+    profile: FeatureProfile, scores: pd.Series, *, title: str = "model score"
+) -> bytes:
+    """The model's scores (a probability, or a regression's predictions): training reference
+    against the current window."""
     fig, ax = plt.subplots(figsize=(7, 3))
     labels, reference, current = binned(profile, scores)
-    _bars(ax, "churn probability", labels, reference, current)
+    _bars(ax, title, labels, reference, current)
     ax.legend(fontsize=8)
     return _png(fig)
 

@@ -5,7 +5,7 @@ table's latest row stamped at or before the instant, as Feast joins them; a test
 one-pass query against that join), plus the request-time features
 (`feature_repo.on_demand.customer_derived`), so its columns are the model's inputs.
 
-- reference: the features as of the *last training snapshot* (`training.labels.SnapshotPlan`:
+- reference: the features as of the *last training snapshot* (`synthetic.churn_labels.SnapshotPlan`:
   the last midnight leaving 30 days for the label, which is when the generator's drift
   scenarios start);
 - current: the rows of the last 30 days, as of every 5th day ending with the last day (what a
@@ -27,7 +27,7 @@ import pandas as pd
 from feature_repo.on_demand import customer_derived
 from feature_repo.tables import ACTIVITY_TABLE, PROFILE_TABLE, SUPPORT_TABLE
 from keel.errors import WorkspaceNotReady
-from training.labels import SnapshotPlan, snapshot_times
+from synthetic.churn_labels import SnapshotPlan, snapshot_times
 
 WINDOW_SQL = """
 SELECT a.*,

@@ -24,9 +24,10 @@ from registry.catalog import registry_client
 from registry.lineage import version_feature_service
 from registry.models import load_version
 from registry.refs import ModelRef, resolve_ref
-from training.dataset import build_training_frame, load_snapshots
+from synthetic.churn_labels import LABEL, SnapshotPlan, churn_snapshots
+from training.dataset import build_training_frame
 from training.evaluate import classification_metrics
-from training.labels import LABEL, TIMESTAMP, SnapshotPlan
+from training.labels import TIMESTAMP
 from training.plots import pr_curves
 from training.split import split_by_time
 
@@ -65,7 +66,7 @@ def held_out_scores(
     """The test snapshot (with labels) and each version's churn probabilities on it."""
     client = registry_client(settings)
     store = open_store(settings)
-    entities = load_snapshots(Workspace.from_settings(settings).raw_dir, plan)
+    entities = churn_snapshots(Workspace.from_settings(settings).raw_dir, plan)
     frames: dict[str, pd.DataFrame] = {}
     scores: dict[str, pd.Series] = {}
     test: pd.DataFrame | None = None

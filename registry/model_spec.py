@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from keel.project_checks import ModelSummary
+    from keel.project_checks import ModelSummary, ServiceSchema
 
 SPEC_ARTIFACT = "model_spec.json"
 SPEC_HASH_TAG = "keel.model_spec_sha256"
@@ -26,11 +26,21 @@ OUTPUTS = {"binary": ["probability", "label"], "regression": ["prediction"]}
 
 def model_spec(summary: ModelSummary) -> dict[str, Any]:
     """The spec of a model that passed `keel.project_checks`, as plain JSON-able data."""
-    model, service = summary.model, summary.service
+    model = summary.model
+    return service_model_spec(model.name, summary.service, task=model.task, label=model.label)
+
+
+def service_model_spec(
+    name: str, service: ServiceSchema, *, task: str, label: str
+) -> dict[str, Any]:
+    """The spec of model `name` predicting `label` (`task`) from `service`'s usable features:
+    the same content whether the model comes from keel.yaml or is the built-in example."""
+    if task not in OUTPUTS:
+        raise ValueError(f"task must be one of {', '.join(OUTPUTS)}, got {task!r}")
     return {
         "format": SPEC_FORMAT,
-        "name": model.name,
-        "task": model.task,
+        "name": name,
+        "task": task,
         "feature_service": service.name,
         "join_keys": [{"name": k.name, "dtype": k.dtype} for k in service.join_keys],
         "request_fields": [{"name": f.name, "dtype": f.dtype} for f in service.request_fields],
@@ -38,8 +48,8 @@ def model_spec(summary: ModelSummary) -> dict[str, Any]:
             {"view": f.view, "name": f.name, "dtype": f.dtype, "kind": f.kind}
             for f in service.usable
         ],
-        "label": model.label,
-        "output": OUTPUTS[model.task],
+        "label": label,
+        "output": OUTPUTS[task],
     }
 
 

@@ -25,7 +25,14 @@ from keel.settings import Settings
 from registry.database import connect_check, registry_database_url
 from registry.refs import ModelRef
 
-HEADLINE_METRICS = ("pr_auc", "roc_auc", "brier", "log_loss")
+TASK_METRICS = {
+    "binary": ("pr_auc", "roc_auc", "brier", "log_loss"),
+    "regression": ("mae", "rmse", "r2"),
+}
+"""The test metrics `keel models list|show` shows for each task, in column order."""
+HEADLINE_METRICS = tuple(m for metrics in TASK_METRICS.values() for m in metrics)
+TASK_TAG = "keel.task"
+DEFAULT_TASK = "binary"
 GATE_TAG = "keel.gate"
 GATE_REASON_TAG = "keel.gate_reason"
 # MLflow's values (mlflow.utils.workspace_utils, model_version_stages), not imported: see above.
@@ -49,9 +56,20 @@ class VersionSummary:
     metrics: dict[str, float] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def task(self) -> str:
+        """`binary` or `regression`: the version's `keel.task` tag (versions without one are
+        binary, as every version was before regression)."""
+        return self.tags.get(TASK_TAG) or DEFAULT_TASK
+
+    @property
+    def headline_metrics(self) -> tuple[str, ...]:
+        """The metric names shown for this version's task."""
+        return TASK_METRICS.get(self.task, TASK_METRICS[DEFAULT_TASK])
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (times as ISO 8601 UTC)."""
-        return {**self.__dict__, "created_at": self.created_at.isoformat()}
+        return {**self.__dict__, "task": self.task, "created_at": self.created_at.isoformat()}
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,8 @@
 """What a generated data set holds: row counts, label rates, per-column stats and null rates.
 
 The label rate is given two ways: the share of customers with a churn event in the window (raw
-``churn_events``), and the rate of the labels training uses (``training.labels`` snapshots with
-the default ``SnapshotPlan``: churn within 30 days of a snapshot every 30 days).
+``churn_events``), and the rate of the labels training uses (``synthetic.churn_labels``
+snapshots with the default ``SnapshotPlan``: churn within 30 days of a snapshot every 30 days).
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pandas as pd
 
 from keel.errors import InvalidInput, WorkspaceNotReady
 from synthetic.churn import TABLE_NAMES
+from synthetic.churn_labels import LABEL, SnapshotPlan, label_snapshots, snapshot_times
 from synthetic.tabular import read_table
-from training.labels import LABEL, SnapshotPlan, label_snapshots, snapshot_times
 
 
 @dataclass(frozen=True)

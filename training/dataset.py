@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from feast import FeatureStore
 
-from keel.errors import WorkspaceNotReady
-from training.labels import TIMESTAMP, SnapshotPlan, label_snapshots, snapshot_times
+from training.labels import TIMESTAMP
 
 KEY = "customer_id"
 
@@ -31,22 +29,6 @@ def normalise_entity_frame(entities: pd.DataFrame) -> pd.DataFrame:
         pd.to_datetime(out[TIMESTAMP], utc=True).dt.floor("us").astype("datetime64[us, UTC]")
     )
     return out
-
-
-def load_snapshots(raw_dir: Path, plan: SnapshotPlan) -> pd.DataFrame:
-    """The labelled entity frame from the raw customers, activity days and churn events."""
-    paths = {
-        name: raw_dir / f"{name}.parquet" for name in ("customers", "churn_events", "activity")
-    }
-    for path in paths.values():
-        if not path.exists():
-            raise WorkspaceNotReady(f"{path} is missing: run `keel data generate` first")
-    customers = pd.read_parquet(paths["customers"])
-    churn_events = pd.read_parquet(paths["churn_events"])
-    days = pd.read_parquet(paths["activity"], columns=["activity_date"])["activity_date"]
-    first_day, end = days.min(), days.max() + pd.Timedelta(days=1)
-    times = snapshot_times(first_day, end, plan)
-    return label_snapshots(customers, churn_events, times, horizon_days=plan.horizon_days)
 
 
 def sort_rows(frame: pd.DataFrame) -> pd.DataFrame:

@@ -17,11 +17,10 @@ from keel.errors import InvalidInput
 from keel.feature_store import open_store
 from keel.input_files import Column, TableSchema, read_input
 from keel.settings import Settings
-from keel.workspace import Workspace
 from registry.client import ensure_experiment, fluent_tracking, mlflow_client
 from training import plots
-from training.dataset import build_training_frame, categorical_features, load_snapshots
-from training.labels import LABEL, TIMESTAMP, SnapshotPlan
+from training.dataset import build_training_frame, categorical_features
+from training.labels import TIMESTAMP, LabelTable, read_label_table
 from training.learning_curve import (
     LearningCurve,
     PowerLaw,
@@ -60,16 +59,18 @@ class LearningCurveResult:
     source: str
 
 
-def workspace_data(settings: Settings) -> LabelledData:
-    """The Feast training frame; earlier snapshots train, the last snapshot tests."""
+def workspace_data(settings: Settings, labels: LabelTable) -> LabelledData:
+    """The Feast training frame of the `labels` rows; earlier snapshots train, the last tests."""
     store = open_store(settings)
-    entities = load_snapshots(Workspace.from_settings(settings).raw_dir, SnapshotPlan())
+    entities = read_label_table(labels)
     training = build_training_frame(store, entities, feature_service=settings.feature_service)
     split = split_by_time(training.frame)
     train = pd.concat([split.train, split.valid], ignore_index=True)
     categorical = categorical_features(store, settings.feature_service)
     source = "feast:" + settings.feature_service
-    return LabelledData(train, split.test, training.feature_columns, LABEL, source, categorical)
+    return LabelledData(
+        train, split.test, training.feature_columns, labels.label, source, categorical
+    )
 
 
 def _read_table(path: Path, target: str) -> pd.DataFrame:
@@ -113,15 +114,24 @@ def run_learning_curve(
     repeats: int,
     model: str = "logistic_regression",
     data: Path | None = None,
-    target: str = LABEL,
+    target: str | None = None,
+    labels: LabelTable | None = None,
     target_pr_auc: float | None = None,
     seed: int = 0,
     on_step: Callable[[str], None] | None = None,
 ) -> LearningCurveResult:
-    """Run the curve, fit the power law, and log table and plot to MLflow."""
+    """Run the curve on `data` (any labelled table, label column `target`) or on the Feast
+    training frame of the label table `labels`; fit the power law; log table and plot."""
     if model not in MODELS:
         raise InvalidInput(f"model must be one of {sorted(MODELS)}, got {model!r}")
-    labelled = table_data(data, target=target, seed=seed) if data else workspace_data(settings)
+    if data is not None:
+        if target is None:
+            raise InvalidInput(f"--target: name the label column of {data}")
+        labelled = table_data(data, target=target, seed=seed)
+    elif labels is not None:
+        labelled = workspace_data(settings, labels)
+    else:
+        raise InvalidInput("give a labelled table (--data) or a label table")
     curve = learning_curve(
         labelled.train,
         labelled.test,

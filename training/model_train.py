@@ -17,6 +17,7 @@ from contextlib import redirect_stderr
 from dataclasses import dataclass, field
 
 import mlflow
+import numpy as np
 import pandas as pd
 from feast import FeatureStore
 from sklearn.pipeline import Pipeline
@@ -25,6 +26,8 @@ from keel.project import ModelSpec, Project
 from keel.project_checks import ModelSummary, check_model, open_store, read_labels
 from keel.provenance import code_commit
 from keel.settings import Settings
+from monitoring.ageing import feature_service_growth
+from monitoring.profile import build_reference_profile, log_reference_profile
 from registry.client import ensure_experiment, fluent_tracking, mlflow_client
 from registry.lineage import feature_definitions_hash
 from registry.model_spec import (
@@ -40,6 +43,7 @@ from training.gate import GateDecision, promotion_gate, regression_gate
 from training.model_frame import ModelFrame, build_model_frame
 from training.models import candidates as binary_candidates
 from training.promotion import champion_mae, champion_pr_auc, record_gate_and_move_aliases
+from training.report import log_regression_plots, log_run_plots
 from training.run_logging import (
     MODEL_ARTIFACT,
     feast_integration,
@@ -139,6 +143,8 @@ class _Run:
         self.client = mlflow_client(settings)
         self.integration = feast_integration(store, self.client.tracking_uri)
         self.margin = spec.gate_margin if options.gate_margin is None else options.gate_margin
+        self.test_outputs: dict[str, np.ndarray] = {}
+        """Each candidate's test-set probabilities of class 1 (binary) or predictions."""
 
     def train(self, summary: ModelSummary, labels: pd.DataFrame) -> ModelTrainResult:
         spec = self.spec
@@ -178,7 +184,7 @@ class _Run:
                     (r for r in results if r.name not in regression.BASELINES),
                     key=lambda r: r.valid["mae"],
                 )
-            self.on_step(f"logging {best.name} (best on validation) and its model spec")
+            self.on_step(f"logging {best.name} (best on validation), its model spec and plots")
             content = encode_spec(model_spec(summary))
             with mlflow.start_run(run_id=best.run_id, nested=True):
                 log_pipeline(
@@ -189,6 +195,8 @@ class _Run:
                     probability=spec.task == "binary",
                 )
                 mlflow.log_text(content.decode(), SPEC_ARTIFACT)
+                self._log_reference_profile(fitted[best.name], data, split)
+            self._log_plots(best, fitted[best.name], data, split)
             mlflow.set_tag("keel.selected_candidate", best.name)
             self.on_step("registering, gating and aliasing the model version")
             version = self._register(best.run_id)
@@ -226,6 +234,53 @@ class _Run:
             }
         )
 
+    def _scores(self, model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+        """What the model serves: the probability of class 1, or the prediction."""
+        if self.spec.task == "binary":
+            return np.asarray(model.predict_proba(frame)[:, 1], dtype=float)
+        return np.asarray(model.predict(frame), dtype=float)
+
+    def _log_reference_profile(self, model: Pipeline, data: ModelFrame, split: TimeSplit) -> None:
+        """Monitoring's reference, logged to the active (the model's) run: the features and
+        the model's scores (regression: its predictions) on the rows it was not fitted on,
+        validation and test, the latest of the label table."""
+        rows = pd.concat([split.valid, split.test], ignore_index=True)
+        growth = feature_service_growth(self.store, self.spec.feature_service)
+        log_reference_profile(
+            build_reference_profile(
+                rows, data.features, self._scores(model, rows[data.features]), grows_per_day=growth
+            )
+        )
+
+    def _log_plots(
+        self, best: Candidate, model: Pipeline, data: ModelFrame, split: TimeSplit
+    ) -> None:
+        """The task's diagnostic plots, logged to the parent run under `plots/`."""
+        y_test, valid, y_valid = (
+            split.test[data.label],
+            split.valid[data.features],
+            split.valid[data.label],
+        )
+        if isinstance(best, CandidateResult):
+            log_run_plots(
+                y_test,
+                self.test_outputs,
+                selected=best.name,
+                threshold=best.threshold.value,
+                model=model,
+                valid=valid,
+                y_valid=y_valid,
+            )
+        else:
+            log_regression_plots(
+                y_test,
+                self.test_outputs,
+                selected=best.name,
+                model=model,
+                valid=valid,
+                y_valid=y_valid,
+            )
+
     def _fit_binary(
         self, data: ModelFrame, split: TimeSplit, lineage: dict[str, str]
     ) -> tuple[list[Candidate], dict[str, Pipeline]]:
@@ -241,7 +296,7 @@ class _Run:
         fitted: dict[str, Pipeline] = {}
         for name, estimator in to_fit:
             self.on_step(f"candidate {name} ({len(results) + 1}/{len(to_fit)})")
-            result, _ = fit_binary_candidate(
+            result, scores = fit_binary_candidate(
                 name,
                 estimator,
                 split,
@@ -253,6 +308,7 @@ class _Run:
             )
             results.append(result)
             fitted[name] = estimator
+            self.test_outputs[name] = scores.to_numpy()
         return results, fitted
 
     def _fit_regression(
@@ -273,9 +329,8 @@ class _Run:
                 valid = regression.regression_metrics(
                     split.valid[data.label], estimator.predict(split.valid[data.features])
                 )
-                test = regression.regression_metrics(
-                    split.test[data.label], estimator.predict(split.test[data.features])
-                )
+                predicted = np.asarray(estimator.predict(split.test[data.features]), dtype=float)
+                test = regression.regression_metrics(split.test[data.label], predicted)
                 mlflow.log_metrics({f"valid_{k}": v for k, v in valid.items()})
                 mlflow.log_metrics({f"test_{k}": v for k, v in test.items()})
                 last = estimator.steps[-1][1]
@@ -285,6 +340,7 @@ class _Run:
                 )
             results.append(RegressionCandidate(name, run.info.run_id, valid, test))
             fitted[name] = estimator
+            self.test_outputs[name] = predicted
         return results, fitted
 
     def _register(self, run_id: str) -> str:

@@ -120,3 +120,43 @@ def learning_curve(
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="lower right")
     return _save(fig, out)
+
+
+def predicted_vs_actual(y_true: ArrayLike, predicted: ArrayLike, out: Path, *, title: str) -> Path:
+    """Each row's prediction against its actual value, with the identity line."""
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(predicted, dtype=float)
+    fig, ax = plt.subplots(figsize=(5, 4.5), dpi=110)
+    ax.scatter(y, p, s=6, alpha=0.35, color="tab:blue", linewidths=0)
+    low, high = float(min(y.min(), p.min())), float(max(y.max(), p.max()))
+    ax.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="perfect")
+    ax.set(xlabel="actual", ylabel="predicted", title=title)
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    return _save(fig, out)
+
+
+def residuals(y_true: ArrayLike, predicted: ArrayLike, out: Path, *, title: str) -> Path:
+    """Residuals (actual - predicted) against the prediction, and their histogram."""
+    y = np.asarray(y_true, dtype=float)
+    p = np.asarray(predicted, dtype=float)
+    error = y - p
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=110)
+    left.scatter(p, error, s=6, alpha=0.35, color="tab:blue", linewidths=0)
+    left.axhline(0, color="grey", linestyle="--", linewidth=1)
+    left.set(xlabel="predicted", ylabel="actual - predicted", title=title)
+    left.grid(alpha=0.3)
+    right.hist(error, bins=40, color="tab:blue", alpha=0.8)
+    right.axvline(0, color="grey", linestyle="--", linewidth=1)
+    right.set(xlabel="actual - predicted", ylabel="rows", title="residuals")
+    return _save(fig, out)
+
+
+def error_bars(errors: Mapping[str, float], out: Path, *, title: str) -> Path:
+    """One bar per candidate (an error: shorter is better), simplest first from the top."""
+    names = list(errors)[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(names) + 1.4), dpi=110)
+    ax.barh(names, [errors[n] for n in names], color="tab:blue")
+    ax.set(xlabel=title, title=f"{title} per candidate")
+    ax.grid(alpha=0.3, axis="x")
+    return _save(fig, out)

@@ -15,9 +15,9 @@ from keel.errors import ModelNotFound
 from keel.settings import Settings
 from registry.aliases import move_alias
 from registry.lineage import feature_definitions_hash
+from registry.model_spec import SPEC_HASH_TAG, TASK_TAG
 from registry.models import CHAMPION, LoadedModel, load_alias
 from training.gate import GateDecision, promotion_gate
-from training.labels import LABEL
 from training.split import TimeSplit
 
 if TYPE_CHECKING:
@@ -43,7 +43,7 @@ def champion_model(
 
 
 def champion_pr_auc(
-    client: MlflowClient, name: str, split: TimeSplit, *, new_version: str, label: str = LABEL
+    client: MlflowClient, name: str, split: TimeSplit, *, new_version: str, label: str
 ) -> tuple[str | None, float | None]:
     """The current champion's PR AUC on this run's test set, if it can be scored on it."""
     version, champion = champion_model(client, name, split, new_version=new_version)
@@ -117,14 +117,16 @@ def promote_if_gate_passes(
     candidate: CandidateResult,
     baseline: CandidateResult,
     split: TimeSplit,
+    label: str,
     parent_run_id: str,
     margin: float,
+    spec_sha256: str,
     force: bool = False,
 ) -> tuple[GateDecision, list[str]]:
-    """The churn example's gate on test PR AUC, recorded on the version with its inputs, and
-    the aliases moved (see `record_gate_and_move_aliases`)."""
+    """The churn example's gate on test PR AUC, recorded on the version with its inputs and
+    its model spec's hash, and the aliases moved (see `record_gate_and_move_aliases`)."""
     champion_version, champion_score = champion_pr_auc(
-        client, settings.model_name, split, new_version=version
+        client, settings.model_name, split, new_version=version, label=label
     )
     gate = promotion_gate(
         candidate.test["pr_auc"],
@@ -143,6 +145,8 @@ def promote_if_gate_passes(
         "keel.baseline_test_pr_auc": f"{baseline.test['pr_auc']:.6f}",
         "keel.feature_service": settings.feature_service,
         "keel.feature_definitions_hash": feature_definitions_hash(store, settings.feature_service),
+        SPEC_HASH_TAG: spec_sha256,
+        TASK_TAG: "binary",
     }
     if champion_version is not None:
         tags["keel.gate_champion_version"] = champion_version

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from training.labels import LABEL, TIMESTAMP
+from training.labels import TIMESTAMP
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def split_by_fractions(
     return parts
 
 
-def shuffle_training_labels(split: TimeSplit, *, seed: int, label: str = LABEL) -> TimeSplit:
+def shuffle_training_labels(split: TimeSplit, *, seed: int, label: str) -> TimeSplit:
     """The same split with the training labels permuted (validation and test stay real)."""
     rng = np.random.default_rng(seed)
     train = split.train.copy()

@@ -1,8 +1,11 @@
-"""`keel train`: Feast point-in-time features -> four candidates, simplest first -> MLflow.
+"""`keel train` for the built-in churn example: its label table + Feast point-in-time features
+-> four candidates, simplest first -> MLflow.
 
+The label table is a file the example writes (`synthetic.churn_labels`); training only reads it.
 One parent run holds the dataset, the exact training frame and Feast's lineage tags; each
 candidate is a nested run with the same metrics on the same time split. The best candidate on
-validation is registered; it becomes `challenger` if it beats the no-model baseline, and
+validation is registered with its model spec (`registry.model_spec`, as keel.yaml models are);
+it becomes `challenger` if it beats the no-model baseline, and
 `champion` too only if it passes the whole gate (see `training.gate`).
 """
 
@@ -20,16 +23,18 @@ from sklearn.pipeline import Pipeline
 from keel.backends import mlflow_tracking_uri
 from keel.feature_store import open_store
 from keel.project import CANDIDATES
+from keel.project_checks import service_schema
 from keel.provenance import code_commit, read_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
 from monitoring.ageing import feature_service_growth
 from monitoring.profile import build_reference_profile, log_reference_profile
 from registry.client import ensure_experiment, fluent_tracking, mlflow_client
-from training.dataset import build_training_frame, categorical_features, load_snapshots
+from registry.model_spec import SPEC_ARTIFACT, encode_spec, service_model_spec, spec_sha256
+from training.dataset import build_training_frame, categorical_features
 from training.evaluate import Threshold, choose_threshold, classification_metrics
 from training.gate import GateDecision
-from training.labels import LABEL, TIMESTAMP, SnapshotPlan
+from training.labels import TIMESTAMP, LabelTable, read_label_table
 from training.models import candidates
 from training.promotion import promote_if_gate_passes
 from training.report import log_run_plots
@@ -41,7 +46,6 @@ from training.split import TimeSplit, shuffle_training_labels, split_by_time
 class TrainOptions:
     """Knobs of one training run."""
 
-    plan: SnapshotPlan = field(default_factory=SnapshotPlan)
     gate_margin: float = 0.01
     class_weight: str | None = None
     fn_cost: float | None = None
@@ -102,7 +106,7 @@ def fit_binary_candidate(
     features: list[str],
     lineage: dict[str, str],
     *,
-    label: str = LABEL,
+    label: str,
     fn_cost: float | None = None,
     fp_cost: float | None = None,
 ) -> tuple[CandidateResult, pd.Series]:
@@ -133,27 +137,29 @@ def fit_binary_candidate(
 
 def train(
     settings: Settings,
+    labels: LabelTable,
     *,
     options: TrainOptions | None = None,
     on_step: Callable[[str], None] = _ignore,
 ) -> TrainResult:
-    """Train every candidate on one time split; register, gate and alias the best one.
+    """Train every candidate on one time split of the `labels` rows; register, gate and alias
+    the best one.
 
     MLflow's process-wide tracking URI and experiment are as they were when this returns."""
     options = options or TrainOptions()
     with fluent_tracking(mlflow_tracking_uri(settings)):  # no client yet: the store checks first
-        return _train(settings, options, on_step)
+        return _train(settings, labels, options, on_step)
 
 
 def _train(
-    settings: Settings, options: TrainOptions, on_step: Callable[[str], None]
+    settings: Settings, labels: LabelTable, options: TrainOptions, on_step: Callable[[str], None]
 ) -> TrainResult:
     workspace = Workspace.from_settings(settings)
     store = open_store(settings)
     client = mlflow_client(settings)
     experiment_id = ensure_experiment(settings, client)
-    on_step("labelling snapshots")
-    entities = load_snapshots(workspace.raw_dir, options.plan)
+    entities = read_label_table(labels)
+    label = labels.label
     tags = {"keel.code_commit": code_commit(), "keel.profile": settings.profile}
     manifest = read_manifest(workspace.raw_dir)
     if "seed" in manifest:
@@ -170,7 +176,7 @@ def _train(
         features = training.feature_columns
         split = split_by_time(training.frame)
         if options.shuffle_labels_seed is not None:
-            split = shuffle_training_labels(split, seed=options.shuffle_labels_seed)
+            split = shuffle_training_labels(split, seed=options.shuffle_labels_seed, label=label)
             mlflow.set_tag("keel.shuffled_labels", "true")
         store.mlflow.log_training_dataset(
             training.frame, dataset_name=f"{settings.feature_service}-snapshots"
@@ -179,8 +185,7 @@ def _train(
         rows = {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)}
         mlflow.log_params(
             {
-                "horizon_days": options.plan.horizon_days,
-                "step_days": options.plan.step_days,
+                **labels.params,
                 "feature_service": settings.feature_service,
                 "gate_margin": options.gate_margin,
                 "class_weight": str(options.class_weight),
@@ -211,6 +216,7 @@ def _train(
                 split,
                 features,
                 lineage,
+                label=label,
                 fn_cost=options.fn_cost,
                 fp_cost=options.fp_cost,
             )
@@ -219,9 +225,14 @@ def _train(
             test_scores[name] = scores
 
         best = max(results[1:], key=lambda r: r.valid["pr_auc"])
-        on_step(f"logging {best.name} (best on validation) and plots")
+        on_step(f"logging {best.name} (best on validation), its model spec and plots")
+        service = service_schema(store, store.get_feature_service(settings.feature_service))
+        spec = encode_spec(
+            service_model_spec(settings.model_name, service, task="binary", label=label)
+        )
         with mlflow.start_run(run_id=best.run_id, nested=True):
             log_pipeline(store.mlflow, fitted[best.name], split.train, features, probability=True)
+            mlflow.log_text(spec.decode(), SPEC_ARTIFACT)
             # Monitoring's reference: this model's features and scores at the latest snapshot.
             # Early snapshots hold truncated 90-day windows (less history than serving sees),
             # so pooling every snapshot would flag drift on unchanged data.
@@ -232,13 +243,13 @@ def _train(
                 build_reference_profile(latest, features, latest_scores, grows_per_day=growth)
             )
         log_run_plots(
-            split.test[LABEL],
+            split.test[label],
             {name: s.to_numpy() for name, s in test_scores.items()},
             selected=best.name,
             threshold=best.threshold.value,
             model=fitted[best.name],
             valid=split.valid[features],
-            y_valid=split.valid[LABEL],
+            y_valid=split.valid[label],
         )
         mlflow.set_tag("keel.selected_candidate", best.name)
 
@@ -257,14 +268,16 @@ def _train(
             candidate=best,
             baseline=results[0],
             split=split,
+            label=label,
             parent_run_id=parent.info.run_id,
             margin=options.gate_margin,
+            spec_sha256=spec_sha256(spec),
             force=options.force,
         )
 
     return TrainResult(
         rows=rows,
-        label_rate=float(training.frame[LABEL].mean()),
+        label_rate=float(training.frame[label].mean()),
         feature_columns=features,
         candidates=results,
         selected=best.name,

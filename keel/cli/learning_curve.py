@@ -44,13 +44,21 @@ def learning_curve_command(
     from training.learning_curve_job import run_learning_curve
 
     size_list = _sizes(sizes)
+    settings = get_settings()
     with user_errors(), step_status(record=False) as on_step:
+        labels = None
+        if data is None:  # the churn example's label table, as `keel train` writes it
+            from keel.workspace import Workspace
+            from synthetic.churn_labels import write_churn_labels
+
+            labels = write_churn_labels(Workspace.from_settings(settings).raw_dir)
         result = run_learning_curve(
-            get_settings(),
+            settings,
             sizes=size_list,
             repeats=repeats,
             model=model,
             data=data,
+            labels=labels,
             target=target,
             target_pr_auc=target_pr_auc,
             seed=seed,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from registry.registry_reads import HEADLINE_METRICS
+from registry.registry_reads import TASK_METRICS
 
 if TYPE_CHECKING:  # only the types: `keel models list` must not import MLflow or pandas
     from registry.aliases import AliasMove
@@ -28,11 +28,21 @@ def _metric(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
+def shown_metrics(versions: Iterable[VersionSummary]) -> list[str]:
+    """The metric columns for these versions: each task's headline metrics, for the tasks
+    present (binary first), so a registry of classifiers shows no empty regression columns."""
+    tasks = {v.task for v in versions}
+    return [m for task, metrics in TASK_METRICS.items() if task in tasks for m in metrics]
+
+
 def versions_table(models: Iterable[ModelSummary], *, title: str = "Registered models") -> Table:
-    """One row per version: aliases, headline test metrics, gate, created time, source run."""
+    """One row per version: aliases, its task's headline test metrics, gate, created time,
+    source run (a version of another task shows `-` in a column that is not its own)."""
+    models = list(models)
+    metrics = shown_metrics(v for m in models for v in m.versions) or list(TASK_METRICS["binary"])
     table = Table(title=title, show_header=True)
-    for column in ("model", "version", "aliases", *HEADLINE_METRICS, "gate", "created", "run"):
-        numeric = column in (*HEADLINE_METRICS, "version")
+    for column in ("model", "version", "aliases", *metrics, "gate", "created", "run"):
+        numeric = column in (*metrics, "version")
         table.add_column(column, justify="right" if numeric else "left")
     for model in models:
         for v in model.versions:
@@ -40,7 +50,7 @@ def versions_table(models: Iterable[ModelSummary], *, title: str = "Registered m
                 v.name,
                 str(v.version),
                 ", ".join(v.aliases),
-                *(_metric(v.metrics.get(m)) for m in HEADLINE_METRICS),
+                *(_metric(v.metrics.get(m)) for m in metrics),
                 _gate(v.gate),
                 v.created_at.strftime("%Y-%m-%d %H:%M UTC"),
                 v.run_id or "",
@@ -60,7 +70,8 @@ def version_table(version: VersionSummary) -> Table:
         "status": version.status,
         "run": version.run_id or "-",
         "source": version.source,
-        **{f"test {m}": _metric(version.metrics.get(m)) for m in HEADLINE_METRICS},
+        "task": version.task,
+        **{f"test {m}": _metric(version.metrics.get(m)) for m in version.headline_metrics},
         **{f"tag {k}": v for k, v in sorted(version.tags.items())},
     }
     for key, value in rows.items():

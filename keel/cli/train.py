@@ -155,7 +155,8 @@ def _train_churn(
     from keel.cli.render import train_summary
     from keel.errors import ModelNotFound
     from keel.project import CONFIG_ENV, FILE_NAME
-    from training.labels import SnapshotPlan
+    from keel.workspace import Workspace
+    from synthetic.churn_labels import SnapshotPlan, write_churn_labels
     from training.train import TrainOptions, train
 
     settings = get_settings()
@@ -165,8 +166,8 @@ def _train_churn(
                 f"no model {name!r}: there is no {FILE_NAME} here and {CONFIG_ENV} is not set, "
                 f"so Keel trains its built-in churn example, {settings.model_name!r}"
             )
+        plan = SnapshotPlan(horizon_days=horizon_days)
         options = TrainOptions(
-            plan=SnapshotPlan(horizon_days=horizon_days),
             gate_margin=gate_margin,
             class_weight="balanced" if class_weight else None,
             fn_cost=fn_cost,
@@ -178,5 +179,11 @@ def _train_churn(
             else tuple(c.strip() for c in candidates.split(",") if c.strip()),
         )
     with user_errors(), step_status() as on_step:
-        result = train(settings, options=options, on_step=on_step)
+        from keel.feature_store import open_store
+
+        open_store(settings)  # services first: one line naming a server that does not answer
+        # The example writes its label table as a project would; training reads it.
+        on_step("labelling snapshots")
+        labels = write_churn_labels(Workspace.from_settings(settings).raw_dir, plan)
+        result = train(settings, labels, options=options, on_step=on_step)
     train_summary(console, result)

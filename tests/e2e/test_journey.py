@@ -19,8 +19,8 @@ from registry.client import mlflow_client
 from registry.models import CHAMPION
 from serving.log_sqlite import SqlitePredictionLog
 from serving.online_features import OnlineFeatures
-from training.dataset import load_snapshots
-from training.labels import TIMESTAMP, SnapshotPlan
+from synthetic.churn_labels import SnapshotPlan, churn_snapshots
+from training.labels import TIMESTAMP
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,7 @@ def test_reference_profile_ages_tenure_from_the_last_training_snapshot(
     profile = load_reference_profile(journey.settings, "churn@champion")
     growing = {n: f.grows_per_day for n, f in profile.features.items() if f.grows_per_day}
     assert growing == {"tenure_days": 1.0}
-    snapshots = load_snapshots(Workspace.from_settings(journey.settings).raw_dir, SnapshotPlan())
+    snapshots = churn_snapshots(Workspace.from_settings(journey.settings).raw_dir, SnapshotPlan())
     last = pd.Timestamp(snapshots[TIMESTAMP].max())
     assert pd.Timestamp(profile.as_of) == last
     assert profile.rows == int((snapshots[TIMESTAMP] == last).sum())

@@ -18,8 +18,8 @@ from keel.features import apply_definitions
 from keel.offline_store import KeelDuckDBOfflineStore, KeelRetrievalJob
 from keel.settings import Settings
 from keel.workspace import Workspace
-from training.dataset import load_snapshots, normalise_entity_frame
-from training.labels import SnapshotPlan
+from synthetic.churn_labels import SnapshotPlan, churn_snapshots
+from training.dataset import normalise_entity_frame
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_keel_store_is_the_configured_offline_store(workspace: Settings) -> None
     assert isinstance(store._get_provider().offline_store, KeelDuckDBOfflineStore)
     job = store.get_historical_features(
         entity_df=normalise_entity_frame(
-            load_snapshots(Workspace.from_settings(workspace).raw_dir, SnapshotPlan())
+            churn_snapshots(Workspace.from_settings(workspace).raw_dir, SnapshotPlan())
         ),
         features=store.get_feature_service(CHURN_SERVICE),
     )
@@ -82,7 +82,7 @@ def test_training_snapshots_equal_the_stock_duckdb_store(
     workspace: Settings, stores: tuple[FeatureStore, FeatureStore]
 ) -> None:
     ws = Workspace.from_settings(workspace)
-    entities = normalise_entity_frame(load_snapshots(ws.raw_dir, SnapshotPlan()))
+    entities = normalise_entity_frame(churn_snapshots(ws.raw_dir, SnapshotPlan()))
     _assert_same(stores, entities)
 
 

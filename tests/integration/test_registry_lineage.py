@@ -18,8 +18,8 @@ from registry.client import fluent_tracking, mlflow_client
 from registry.compare import compare_versions
 from registry.lineage import feature_definitions, feature_definitions_hash, version_lineage
 from registry.refs import ModelRef
-from training.dataset import build_training_frame, load_snapshots
-from training.labels import SnapshotPlan
+from synthetic.churn_labels import SnapshotPlan, churn_snapshots
+from training.dataset import build_training_frame
 
 pytestmark = pytest.mark.integration
 
@@ -53,7 +53,8 @@ def test_lineage_dataset_digest_matches_the_data_it_points_to(
         local = mlflow.artifacts.download_artifacts(artifact_uri=dataset.artifact_uri)
         frame = pd.read_parquet(local)
     else:  # no stored copy: rebuild it from Feast exactly as training did
-        entities = load_snapshots(Workspace.from_settings(journey.settings).raw_dir, SnapshotPlan())
+        raw_dir = Workspace.from_settings(journey.settings).raw_dir
+        entities = churn_snapshots(raw_dir, SnapshotPlan())
         frame = build_training_frame(
             open_store(journey.settings), entities, feature_service=journey.settings.feature_service
         ).frame

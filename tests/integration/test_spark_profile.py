@@ -28,9 +28,9 @@ from keel.features import apply_definitions, materialize
 from keel.settings import Settings
 from keel.workspace import Workspace
 from serving.online_features import OnlineFeatures
+from synthetic.churn_labels import SnapshotPlan, churn_snapshots
 from tests.conftest import require_service, skip_or_fail
-from training.dataset import build_training_frame, load_snapshots
-from training.labels import SnapshotPlan
+from training.dataset import build_training_frame
 
 pytestmark = [
     pytest.mark.integration,
@@ -106,7 +106,7 @@ def profiles(tmp_path_factory: pytest.TempPathFactory, fresh_database: str) -> I
 
 
 def _training_frame(settings: Settings) -> pd.DataFrame:
-    entities = load_snapshots(Workspace.from_settings(settings).raw_dir, PLAN)
+    entities = churn_snapshots(Workspace.from_settings(settings).raw_dir, PLAN)
     frame = build_training_frame(
         open_store(settings), entities, feature_service=settings.feature_service
     ).frame

@@ -16,8 +16,8 @@ from keel.feature_store import open_store
 from keel.features import apply_definitions
 from keel.settings import Settings
 from keel.workspace import Workspace
-from training.dataset import build_training_frame, load_snapshots
-from training.labels import SnapshotPlan
+from synthetic.churn_labels import SnapshotPlan, churn_snapshots
+from training.dataset import build_training_frame
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ def _compare(actual: pd.DataFrame, expected: pd.DataFrame, columns: list[str]) -
 
 def test_training_frame_equals_the_brute_force_reference(workspace: Settings) -> None:
     ws = Workspace.from_settings(workspace)
-    entities = load_snapshots(ws.raw_dir, SnapshotPlan())
+    entities = churn_snapshots(ws.raw_dir, SnapshotPlan())
     training = build_training_frame(
         open_store(workspace), entities, feature_service=workspace.feature_service
     )
@@ -103,7 +103,7 @@ def test_training_frame_equals_the_brute_force_reference(workspace: Settings) ->
 
 def test_a_feature_row_one_second_after_the_snapshot_never_reaches_it(workspace: Settings) -> None:
     ws = Workspace.from_settings(workspace)
-    entities = load_snapshots(ws.raw_dir, SnapshotPlan())
+    entities = churn_snapshots(ws.raw_dir, SnapshotPlan())
     store = open_store(workspace)
     before = build_training_frame(store, entities, feature_service=workspace.feature_service)
     path = ws.features_dir / "customer_activity.parquet"

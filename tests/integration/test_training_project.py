@@ -20,6 +20,7 @@ from keel.cli.main import app
 from keel.project import Project, load_project
 from keel.project_checks import check_model, read_labels
 from keel.settings import Settings, get_settings
+from monitoring.profile import load_reference_profile
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec
 from tests.integration.delivery_example import applied_example
@@ -119,6 +120,33 @@ def test_the_regression_champion_carries_its_model_spec_and_gate(trained: Traine
     assert kinds["rating"] == "numeric"
 
 
+def artifact_names(client: object, run_id: str, path: str) -> set[str]:
+    return {Path(a.path).name for a in client.list_artifacts(run_id, path)}  # type: ignore[attr-defined]
+
+
+def test_a_regression_version_logs_its_plots_and_its_reference_profile(trained: Trained) -> None:
+    eta, client = trained.eta, mlflow_client(trained.settings)
+    plots = artifact_names(client, eta.parent_run_id, "plots")
+    assert {
+        "predicted_vs_actual_test.png",
+        "residuals_test.png",
+        "mae_test.png",
+        "importance.png",
+    } <= plots
+    profile = load_reference_profile(trained.settings, "delivery_minutes@champion")
+    assert profile.names == ETA_FEATURES
+    assert profile.features["vehicle"].kind == "categorical"
+    # The rows the model was not fitted on, and its predictions (minutes) as the score.
+    assert profile.rows == eta.rows["valid"] + eta.rows["test"]
+    frame = pd.read_parquet(
+        client.download_artifacts(eta.parent_run_id, "datasets/training_frame.parquet")
+    )
+    latest = frame.sort_values("event_timestamp").tail(profile.rows)["delivery_minutes"]
+    assert profile.score is not None and profile.score.kind == "numeric"
+    assert profile.score.mean == pytest.approx(latest.mean(), rel=0.15)
+    assert profile.score.maximum is not None and profile.score.maximum > 1.5  # not a probability
+
+
 def test_training_leaves_mlflows_tracking_uri_as_it_found_it(trained: Trained) -> None:
     elsewhere = f"sqlite:///{trained.root / 'elsewhere.db'}"
     assert trained.tracking_uri_after == (elsewhere, elsewhere)
@@ -176,6 +204,31 @@ def test_cli_trains_the_binary_model_and_prints_its_table_and_gate(
     assert spec["output"] == ["probability", "label"]
     assert "gate passed" in result.stdout
     assert f"late_delivery version {champion.version}" in result.stdout
+    parent = champion.tags["keel.training_run_id"]
+    assert {"pr_curve_test.png", "roc_curve_test.png", "calibration_test.png"} <= (
+        artifact_names(client, parent, "plots")
+    )
+    profile = load_reference_profile(trained.settings, "late_delivery@champion")
+    assert profile.score is not None
+    assert 0.0 <= profile.score.minimum <= profile.score.maximum <= 1.0  # type: ignore[operator]
+
+    # `keel models list` shows each task's own metrics: both sets, each filled for its model.
+    get_settings.cache_clear()
+    try:
+        listed = runner.invoke(app, ["models", "list"])
+        shown = runner.invoke(app, ["models", "show", "delivery_minutes@champion", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert listed.exit_code == 0, listed.stdout + listed.stderr
+    header = next(line for line in listed.stdout.splitlines() if "pr_auc" in line)
+    assert "mae" in header and "rmse" in header and "r2" in header
+    eta_row = next(line for line in listed.stdout.splitlines() if "delivery_minutes" in line)
+    selected = next(c for c in trained.eta.candidates if c.name == trained.eta.selected)
+    assert f"{selected.test['mae']:.4f}" in eta_row
+    version = json.loads(shown.stdout)
+    assert version["task"] == "regression"
+    assert set(version["metrics"]) >= {"mae", "rmse", "r2"}
+    assert "pr_auc" not in version["metrics"]
 
 
 def test_cli_refuses_a_model_not_in_keel_yaml_naming_the_models(trained: Trained) -> None:

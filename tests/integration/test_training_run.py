@@ -14,10 +14,13 @@ from keel.data import generate_dataset
 from keel.feature_store import open_store
 from keel.features import apply_definitions
 from keel.settings import Settings
+from keel.workspace import Workspace
 from registry.aliases import alias_history
 from registry.client import mlflow_client
+from registry.model_spec import load_model_spec
+from synthetic.churn_labels import LABEL, write_churn_labels
 from training.dataset import categorical_features
-from training.labels import LABEL
+from training.labels import LabelTable
 from training.train import TrainOptions, TrainResult, train
 
 pytestmark = pytest.mark.integration
@@ -30,6 +33,7 @@ pick clears the baseline by 0.015 PR AUC (0.058 vs 0.043), so a higher margin ma
 
 ELSEWHERE = "sqlite:///elsewhere-set-by-the-caller.db"
 TRACKING_URI_AFTER: list[str] = []
+LABELS: list[LabelTable] = []
 
 
 @pytest.fixture(scope="module")
@@ -37,14 +41,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, TrainResul
     settings = Settings(home=tmp_path_factory.mktemp("training") / "ws", actor="trainer")
     generate_dataset(settings, customers=2000, days=150, seed=11, end=date(2026, 1, 1))
     apply_definitions(settings)
+    LABELS.append(write_churn_labels(Workspace.from_settings(settings).raw_dir))
     previous = _tracking_service.utils._tracking_uri
     mlflow.set_tracking_uri(ELSEWHERE)
     try:
-        first = train(settings)
+        first = train(settings, LABELS[0])
         TRACKING_URI_AFTER.append(mlflow.get_tracking_uri())
     finally:
         mlflow.set_tracking_uri(previous)  # type: ignore[arg-type]
-    shuffled = train(settings, options=SHUFFLED)
+    shuffled = train(settings, LABELS[0], options=SHUFFLED)
     return settings, first, shuffled
 
 
@@ -103,6 +108,28 @@ def test_the_best_candidate_is_registered_gated_and_promoted(runs) -> None:
     assert "monitoring/reference_profile.json" in monitoring
 
 
+def test_a_churn_version_carries_its_model_spec_as_a_keel_yaml_version_does(runs) -> None:
+    settings, first, _ = runs
+    client = mlflow_client(settings)
+    version = client.get_model_version(settings.model_name, first.model_version)
+    assert version.tags["keel.task"] == "binary"
+    spec = load_model_spec(client, settings.model_name, first.model_version)
+    assert spec["name"] == settings.model_name and spec["task"] == "binary"
+    assert spec["feature_service"] == settings.feature_service
+    assert spec["join_keys"] == [{"name": "customer_id", "dtype": "Int64"}]
+    assert [f["name"] for f in spec["request_fields"]] == ["as_of_unix"]
+    assert [f["name"] for f in spec["features"]] == first.feature_columns
+    kinds = {f["name"]: f["kind"] for f in spec["features"]}
+    assert kinds["plan"] == kinds["region"] == "categorical"
+    assert spec["label"] == LABEL and spec["output"] == ["probability", "label"]
+
+
+def test_the_label_tables_making_is_logged_with_the_run(runs) -> None:
+    settings, first, _ = runs
+    params = mlflow_client(settings).get_run(first.parent_run_id).data.params
+    assert params["horizon_days"] == "30" and params["step_days"] == "30"
+
+
 def test_a_version_leads_back_to_its_exact_training_frame_and_plots(runs) -> None:
     settings, first, _ = runs
     client = mlflow_client(settings)
@@ -146,7 +173,7 @@ def test_a_version_that_loses_to_the_baseline_gets_no_serving_alias(runs) -> Non
 
 def test_force_makes_a_losing_version_challenger_and_records_who_and_why(runs) -> None:
     settings, first, _ = runs
-    forced = train(settings, options=replace(SHUFFLED, force=True))
+    forced = train(settings, LABELS[0], options=replace(SHUFFLED, force=True))
     assert not forced.gate.beats_baseline
     assert forced.aliases == ["challenger"]
     client = mlflow_client(settings)
@@ -174,7 +201,7 @@ def test_a_version_behind_the_champion_but_ahead_of_the_baseline_waits_as_challe
         "training.promotion.champion_pr_auc",
         lambda *_, **__: (first.model_version, 0.99),
     )
-    behind = train(settings)
+    behind = train(settings, LABELS[0])
     assert behind.gate.beats_baseline and not behind.gate.passed
     assert "below the champion's 0.9900" in behind.gate.reason
     assert behind.aliases == ["challenger"]
@@ -197,7 +224,7 @@ def test_candidates_narrows_training_to_the_baseline_and_the_named_ones(runs) ->
     from training.export_sql import probability_sql
 
     settings, _, _ = runs
-    linear = train(settings, options=TrainOptions(candidates=("logistic_regression",)))
+    linear = train(settings, LABELS[0], options=TrainOptions(candidates=("logistic_regression",)))
     assert [c.name for c in linear.candidates] == ["baseline", "logistic_regression"]
     assert linear.selected == "logistic_regression"
     client = mlflow_client(settings)

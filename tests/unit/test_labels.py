@@ -1,11 +1,23 @@
+"""The churn example's label builder (`synthetic.churn_labels`) and the label table training
+reads (`training.labels`)."""
+
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from training.labels import SnapshotPlan, label_snapshots, snapshot_times
+from keel.errors import InvalidInput, WorkspaceNotReady
+from synthetic.churn_labels import (
+    SnapshotPlan,
+    churn_snapshots,
+    label_snapshots,
+    snapshot_times,
+    write_churn_labels,
+)
+from training.labels import LabelTable, read_label_table
 from training.split import split_by_time
 
 
@@ -74,3 +86,54 @@ def test_time_split_needs_three_snapshots() -> None:
     frame = pd.DataFrame({"event_timestamp": [_utc("2025-01-01"), _utc("2025-02-01")]})
     with pytest.raises(ValueError, match="at least 3 snapshot times"):
         split_by_time(frame)
+
+
+def _raw_dir(tmp_path: Path) -> Path:
+    raw = tmp_path / "data" / "raw"
+    raw.mkdir(parents=True)
+    CUSTOMERS.to_parquet(raw / "customers.parquet")
+    CHURN.to_parquet(raw / "churn_events.parquet")
+    days = pd.date_range("2024-12-01", "2025-06-30", freq="D", tz="UTC")
+    pd.DataFrame({"activity_date": days}).to_parquet(raw / "activity.parquet")
+    return raw
+
+
+def test_the_churn_example_writes_its_label_table_and_training_reads_it_back(
+    tmp_path: Path,
+) -> None:
+    raw = _raw_dir(tmp_path)
+    plan = SnapshotPlan(horizon_days=20, step_days=15)
+    table = write_churn_labels(raw, plan)
+    assert table.path == tmp_path / "data" / "labels" / "churn_h20_s15_w30.parquet"
+    assert table.label == "churned"
+    assert table.params == {"horizon_days": 20, "step_days": 15}
+    read = read_label_table(table)
+    pd.testing.assert_frame_equal(read, churn_snapshots(raw, plan))
+    assert list(read.columns) == ["customer_id", "event_timestamp", "churned", "as_of_unix"]
+    assert str(read.event_timestamp.dtype) == "datetime64[us, UTC]"
+    # Another plan, another file: the first is left as it was.
+    other = write_churn_labels(raw)
+    assert other.path.name == "churn_h30_s30_w30.parquet" and table.path.exists()
+
+
+def test_the_label_table_needs_the_raw_tables_first(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceNotReady, match=r"customers\.parquet is missing"):
+        write_churn_labels(tmp_path / "data" / "raw")
+
+
+def test_a_csv_label_table_is_read_with_utc_times(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("courier_id,event_timestamp,late\nc1,2025-01-01T10:00:00+01:00,1\n")
+    frame = read_label_table(LabelTable(path=path, label="late"))
+    assert frame["event_timestamp"].iloc[0] == pd.Timestamp("2025-01-01 09:00", tz="UTC")
+
+
+@pytest.mark.parametrize("missing", ["event_timestamp", "late"])
+def test_a_label_table_without_its_timestamp_or_label_is_refused_naming_both(
+    tmp_path: Path, missing: str
+) -> None:
+    path = tmp_path / "labels.parquet"
+    frame = pd.DataFrame({"event_timestamp": [pd.Timestamp("2025-01-01", tz="UTC")], "late": [1]})
+    frame.drop(columns=missing).to_parquet(path)
+    with pytest.raises(InvalidInput, match=f"labels.parquet: label table lacks column.* {missing}"):
+        read_label_table(LabelTable(path=path, label="late"))

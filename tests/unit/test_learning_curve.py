@@ -65,7 +65,12 @@ def test_learning_curve_runs_on_any_labelled_table_and_logs_to_mlflow(tmp_path: 
     _table(4000).to_parquet(path)
     settings = Settings(home=tmp_path / "ws")
     result = run_learning_curve(
-        settings, sizes=[200, 800, 1600, 3000], repeats=2, data=path, target_pr_auc=0.3
+        settings,
+        sizes=[200, 800, 1600, 3000],
+        repeats=2,
+        data=path,
+        target="churned",
+        target_pr_auc=0.3,
     )
     assert result.source == str(path)
     assert result.fit is not None
