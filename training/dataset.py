@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from feast import FeatureStore
 from feast import feature_store as feast_feature_store
 
-from keel.entity_times import utc_microseconds
+from keel.entity_times import UTC_MICROSECONDS, utc_microseconds
 from keel.errors import WorkspaceNotReady
 from training.labels import TIMESTAMP, SnapshotPlan, label_snapshots, snapshot_times
 
@@ -33,7 +33,10 @@ class TrainingFrame:
 
 def normalise_entity_frame(entities: pd.DataFrame) -> pd.DataFrame:
     """Timestamps as UTC microseconds (nanoseconds floored): Feast's stock DuckDB store rejects
-    nanosecond precision, and Keel's reads a row at 12:00:00.000000999 as 12:00:00."""
+    nanosecond precision, and Keel's reads a row at 12:00:00.000000999 as 12:00:00. A frame
+    already so is returned as it is (Feast copies the frame it is given anyway)."""
+    if entities[TIMESTAMP].dtype == UTC_MICROSECONDS:
+        return entities
     return entities.assign(**{TIMESTAMP: utc_microseconds(entities[TIMESTAMP])})
 
 
