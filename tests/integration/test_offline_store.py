@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -19,7 +21,12 @@ from keel.offline_store import KeelDuckDBOfflineStore, KeelRetrievalJob
 from keel.settings import Settings
 from keel.workspace import Workspace
 from synthetic.churn_labels import SnapshotPlan, churn_snapshots
-from training.dataset import normalise_entity_frame
+from training.dataset import (
+    build_training_frame,
+    feast_lineage_only_in_a_run,
+    normalise_entity_frame,
+    sort_rows,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -208,3 +215,174 @@ def test_field_mapping_join_key_map_and_created_timestamp_match_the_stock_store(
     pd.testing.assert_frame_equal(keel_full, stock_full, check_exact=True)
     assert keel_short["val"].fillna(-1).tolist() == [11.0, 11.0, -1, -1, 20.0, -1]
     assert "tiny__val" in keel_full.columns
+
+
+def _relative_repo(root: Path, offline_type: str) -> tuple[FeatureStore, FeatureService]:
+    """A repo whose source path is relative (`data/rows.parquet`), as Feast users write one."""
+    t0 = pd.Timestamp("2026-01-01", tz="UTC")
+    (root / "data").mkdir(exist_ok=True)
+    pd.DataFrame(
+        {
+            "customer_id": [1, 1, 2, 2],
+            "ts": [t0, t0 + pd.Timedelta(hours=6), t0, t0 + pd.Timedelta(days=2)],
+            "created": [t0, t0 + pd.Timedelta(hours=6), t0, t0 + pd.Timedelta(days=2)],
+            "val": [1.0, 2.0, 3.0, 4.0],
+        }
+    ).to_parquet(root / "data" / "rows.parquet", index=False)
+    customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.INT64)
+    view = FeatureView(
+        name="rel",
+        entities=[customer],
+        ttl=timedelta(days=1),
+        schema=[Field(name="customer_id", dtype=Int64), Field(name="val", dtype=Float64)],
+        source=FileSource(
+            name="rel_rows",
+            path="data/rows.parquet",
+            timestamp_field="ts",
+            created_timestamp_column="created",
+        ),
+    )
+    service = FeatureService(name="rel_service", features=[view])
+    store = _tiny_store(root, offline_type)
+    store.apply([customer, view, service])
+    return store, service
+
+
+REL_ENTITIES = pd.DataFrame(
+    {
+        "customer_id": [1, 1, 2, 2, 3],
+        "event_timestamp": pd.to_datetime(
+            [
+                "2026-01-01 03:00",
+                "2026-01-01 07:00",
+                "2026-01-01 01:00",
+                "2026-01-03 12:00",
+                "2026-01-02 00:00",
+            ],
+            utc=True,
+        ).astype("datetime64[us, UTC]"),
+        "label": range(5),
+    }
+)
+
+
+def test_relative_source_path_reads_against_the_repo_from_any_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same frame as Feast's stock store run from the repo directory (the one directory
+    where its relative paths work), from another directory: the ASOF path, the stock fallback
+    (`filter_by_created_timestamp`) and materialization (`pull_latest_from_table_or_query`)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(root)
+    stock, service = _relative_repo(root, "duckdb")
+    expected = (
+        stock.get_historical_features(entity_df=REL_ENTITIES.copy(), features=service)
+        .to_df()
+        .sort_values("label", ignore_index=True)
+    )
+    assert expected["val"].fillna(-1).tolist() == [1.0, 2.0, 3.0, 4.0, -1]
+
+    monkeypatch.chdir(elsewhere)
+    keel, service = _relative_repo(root, "keel.offline_store.KeelDuckDBOfflineStore")
+    job = keel.get_historical_features(entity_df=REL_ENTITIES.copy(), features=service)
+    assert isinstance(job, KeelRetrievalJob)
+    assert str(root / "data" / "rows.parquet") in job.to_sql()
+    ours = job.to_df().sort_values("label", ignore_index=True)
+    pd.testing.assert_frame_equal(ours, expected, check_exact=True)
+
+    fallback = keel.get_historical_features(
+        entity_df=REL_ENTITIES.copy(), features=service, filter_by_created_timestamp=True
+    )
+    assert not isinstance(fallback, KeelRetrievalJob)
+    assert fallback.to_df().sort_values("label", ignore_index=True)["val"].fillna(-1).tolist() == [
+        1.0,
+        2.0,
+        3.0,
+        4.0,
+        -1,
+    ]
+
+    keel.materialize(
+        start_date=pd.Timestamp("2025-12-31", tz="UTC").to_pydatetime(),
+        end_date=pd.Timestamp("2026-01-04", tz="UTC").to_pydatetime(),
+    )
+    online = keel.get_online_features(
+        features=["rel:val"], entity_rows=[{"customer_id": 1}, {"customer_id": 2}]
+    ).to_dict()
+    assert online["val"] == [2.0, 4.0]
+
+
+def test_nanosecond_entity_times_are_floored_to_microseconds(
+    workspace: Settings, stores: tuple[FeatureStore, FeatureStore]
+) -> None:
+    """Entity times with nanoseconds (pandas' default unit) reach Feast as UTC microseconds:
+    through `normalise_entity_frame`, and in Keel's store for a caller who did not normalise.
+    A row 999 ns after a feature row's time sees exactly what that time sees."""
+    keel, _ = stores
+    activity = pd.read_parquet(
+        Workspace.from_settings(workspace).features_dir / "customer_activity.parquet"
+    )
+    exact = activity.sort_values(KEY).iloc[[10, 500, 1500]][KEY].reset_index(drop=True)
+    at = exact["event_timestamp"].astype("datetime64[ns, UTC]")
+    nanos = exact.assign(event_timestamp=at + pd.Timedelta(nanoseconds=999))
+    nanos["as_of_unix"] = at.astype("int64") // 10**9
+    nanos["label"] = range(len(nanos))
+    assert nanos["event_timestamp"].dtype == "datetime64[ns, UTC]"
+
+    normalised = normalise_entity_frame(nanos)
+    assert normalised["event_timestamp"].dtype == "datetime64[us, UTC]"
+    assert (normalised["event_timestamp"] == at).all()
+    pd.testing.assert_frame_equal(
+        nanos.drop(columns="event_timestamp"), normalised.drop(columns="event_timestamp")
+    )
+
+    expected = _frame(keel, normalised, full_names=False)
+    raw = _frame(keel, nanos, full_names=False)  # not normalised by the caller
+    pd.testing.assert_frame_equal(raw, expected, check_exact=True)
+    assert expected["logins_7d"].notna().all()  # the exact-time feature rows matched
+
+
+def test_training_frame_is_the_sorted_feast_frame_and_skips_an_idle_mlflow(
+    workspace: Settings,
+) -> None:
+    """`build_training_frame` (Arrow-side sort, no MLflow client without a run) gives exactly
+    the old result: Feast's `to_df` sorted by `sort_rows`. With no run active, Feast's MLflow
+    client is not built (a fresh process does not import mlflow); inside a run, Feast's
+    lineage tags land on it as before."""
+    store = open_store(workspace)
+    service = store.get_feature_service(CHURN_SERVICE)
+    entities = churn_snapshots(Workspace.from_settings(workspace).raw_dir, SnapshotPlan())
+    frame = build_training_frame(store, entities, feature_service=CHURN_SERVICE).frame
+    with feast_lineage_only_in_a_run(store):
+        old = sort_rows(
+            store.get_historical_features(
+                entity_df=normalise_entity_frame(entities), features=service
+            ).to_df()
+        )
+    pd.testing.assert_frame_equal(frame, old, check_exact=True)
+    assert frame["event_timestamp"].is_monotonic_increasing
+
+    probe = (
+        "import sys\n"
+        "from keel.feature_store import open_store\n"
+        "from keel.settings import Settings\n"
+        "from keel.workspace import Workspace\n"
+        "from synthetic.churn_labels import SnapshotPlan, churn_snapshots\n"
+        "from training.dataset import build_training_frame\n"
+        f"settings = Settings(home={str(workspace.home)!r})\n"
+        "entities = churn_snapshots(Workspace.from_settings(settings).raw_dir, SnapshotPlan())\n"
+        f"build_training_frame(open_store(settings), entities, feature_service={CHURN_SERVICE!r})\n"
+        "print('mlflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
+
+    in_run = open_store(workspace)
+    with in_run.mlflow.start_run(run_name="lineage-probe") as run:
+        build_training_frame(in_run, entities, feature_service=CHURN_SERVICE)
+    tags = in_run.mlflow.client.get_run(run.info.run_id).data.tags
+    assert tags["feast.feature_service"] == CHURN_SERVICE
+    assert "customer_activity:logins_7d" in tags["feast.feature_refs"].split(",")
