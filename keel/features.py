@@ -129,7 +129,9 @@ def materialize(
     store = open_store(settings)
     if store.config.online_store.type == "redis":  # else a redis-py traceback mid-way
         check_redis(settings.redis_url)
-    return materialize_store(store, start=start, end=end, on_step=on_step)
+    return materialize_store(
+        store, start=start, end=end, on_step=on_step, missing="run `keel data generate` first"
+    )
 
 
 def materialize_store(
@@ -138,6 +140,7 @@ def materialize_store(
     start: datetime | None = None,
     end: datetime | None = None,
     on_step: Callable[[str], None] | None = None,
+    missing: str = "write it, then materialize again",
 ) -> list[str]:
     """Load the latest value per key of every online view, in [`start`, `end`] (default
     `MATERIALIZE_FROM`, now), into `store`'s online store; the names of the views.
@@ -145,7 +148,7 @@ def materialize_store(
     The window is absolute, not Feast's `materialize-incremental` (which looks back one TTL from
     now, so data a few TTLs old would load nothing). Feast's own prints (coloured with escape
     codes even into a pipe) are captured and logged at debug level; progress goes to `on_step`,
-    one step per view (`name (k/n)`)."""
+    one step per view (`name (k/n)`); `missing` ends the error about a missing feature table."""
     start = start or MATERIALIZE_FROM
     end = end or datetime.now(UTC)
     if start >= end:
@@ -153,7 +156,7 @@ def materialize_store(
             f"--start {start:%Y-%m-%d %H:%M} is not before --end {end:%Y-%m-%d %H:%M} (UTC)"
         )
     online = [view for view in store.list_feature_views() if view.online]
-    _require_local_sources(online, Path(store.repo_path))
+    _require_local_sources(online, Path(store.repo_path), missing)
     views = [view.name for view in online]
     keel_views: list[str] = []
     if uses_keel_writer(store.config):
@@ -175,7 +178,7 @@ def _no_step(message: str) -> None:
     """Progress goes nowhere."""
 
 
-def _require_local_sources(views: list[Any], repo: Path) -> None:
+def _require_local_sources(views: list[Any], repo: Path, missing: str) -> None:
     """`WorkspaceNotReady` naming the first feature table a view reads that is not on disk (a
     relative path is the repo's, as Feast's file store resolves it; a URI such as `s3a://` is
     left to its engine)."""
@@ -183,6 +186,5 @@ def _require_local_sources(views: list[Any], repo: Path) -> None:
         path = getattr(view.batch_source, "path", None)
         if path and "://" not in path and not (repo / path).exists():
             raise WorkspaceNotReady(
-                f"{path} is missing (read by feature view {view.name!r}): run "
-                "`keel data generate` first"
+                f"{repo / path} is missing (read by feature view {view.name!r}): {missing}"
             )

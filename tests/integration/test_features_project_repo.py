@@ -15,6 +15,9 @@ import pandas as pd
 import pytest
 from feast import FeatureStore
 
+from keel.errors import InvalidProject, WorkspaceNotReady
+from keel.features import apply_project, materialize_project
+from keel.project import load_project
 from tests.integration.delivery_example import EXAMPLE, load_generator
 
 KEEL = Path(sys.executable).parent / "keel"
@@ -141,3 +144,23 @@ def test_apply_of_a_project_without_a_feast_repo_is_one_error_line(
     done = keel("features", "apply", config=tmp_path / "keel.yaml", cwd=elsewhere, home=tmp_path)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "holds no feature_store.yaml" in done.stderr
+
+
+def test_a_repo_feast_cannot_apply_is_one_error_line_with_feasts_reason(
+    example: Path, tmp_path: Path
+) -> None:
+    shutil.copytree(example, tmp_path, dirs_exist_ok=True)
+    broken = tmp_path / "feature_repo" / "delivery_features.py"
+    broken.write_text(broken.read_text() + "\nundefined_name + 1\n")
+    with pytest.raises(InvalidProject, match=r"`feast apply` failed: NameError: .*undefined_name"):
+        apply_project(load_project(tmp_path / "keel.yaml"))
+
+
+def test_materialize_names_a_missing_table_by_its_path_in_the_repo(
+    example: Path, applied: str, tmp_path: Path
+) -> None:
+    shutil.copytree(example, tmp_path, dirs_exist_ok=True)
+    missing = tmp_path / "feature_repo" / "data" / "zone_daily.parquet"
+    missing.unlink()
+    with pytest.raises(WorkspaceNotReady, match=f"{missing} is missing .*'zone_conditions'"):
+        materialize_project(load_project(tmp_path / "keel.yaml"))
