@@ -52,7 +52,8 @@ def repo_definitions(settings: Settings) -> Definitions:
 
 
 def feast_environment(settings: Settings, *, online_timeout: float | None = None) -> dict[str, str]:
-    """The environment variables the profile's `feature_store.yaml` and `churn.py` read.
+    """The environment variables the profile's `feature_store.yaml` and `churn.py` read (and,
+    for `spark`, PySpark's `PYSPARK_PYTHON`).
 
     Feast expands `${NAME}` in feature_store.yaml from the environment itself, so with these
     exported Feast's own CLI opens the repo (`keel features env` prints them). Keel's settings
@@ -78,6 +79,10 @@ def feast_environment(settings: Settings, *, online_timeout: float | None = None
         values["KEEL_FEAST_SPARK_STAGING"] = spark_staging(settings)
         if settings.spark_features_uri:  # else derived from KEEL_HOME, as here
             values["KEEL_SPARK_FEATURES_URI"] = settings.spark_features_uri
+        # The executors' Python, as `prepare_spark` chooses it for Keel's own process.
+        values["PYSPARK_PYTHON"] = os.environ.get(
+            "PYSPARK_PYTHON", settings.spark_python or sys.executable
+        )
     return values
 
 
