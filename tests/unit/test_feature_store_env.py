@@ -4,11 +4,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from feast.repo_config import load_repo_config
+from typer.testing import CliRunner
 
+from keel.cli.main import app
 from keel.feature_store import (
     CONFIG_FILES,
     REPO_DIR,
@@ -16,7 +19,7 @@ from keel.feature_store import (
     feast_environment,
     repo_config,
 )
-from keel.settings import Settings
+from keel.settings import Settings, get_settings
 
 
 def profile_settings(tmp_path: Path, profile: str) -> Settings:
@@ -91,3 +94,34 @@ def test_expansion_is_os_path_expandvars_over_a_mapping(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("KEEL_UNSET", raising=False)
     assert expand_variables(text, values) == os.path.expandvars(text)
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """`KEEL_HOME` for in-process CLI runs (the settings are read once per process)."""
+    monkeypatch.setenv("KEEL_HOME", str(tmp_path / "ws"))
+    monkeypatch.delenv("KEEL_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # no keel.yaml here
+    get_settings.cache_clear()
+    yield tmp_path / "ws"
+    get_settings.cache_clear()
+
+
+def test_env_command_prints_eval_able_exports_and_the_feast_command(cli_home: Path) -> None:
+    result = CliRunner().invoke(app, ["features", "env"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[-1] == f"# then: cd {REPO_DIR} && feast apply  (or ui, serve)"
+    exports = dict(line.removeprefix("export ").split("=", 1) for line in lines[:-1])
+    assert exports == feast_environment(Settings(home=cli_home))
+
+
+def test_env_command_with_a_project_says_its_repo_needs_none(
+    cli_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = Path(__file__).resolve().parents[2] / "examples" / "delivery" / "keel.yaml"
+    monkeypatch.setenv("KEEL_CONFIG", str(config))
+    result = CliRunner().invoke(app, ["features", "env"])
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith(f"# {config}: its repo {config.parent / 'feature_repo'} is a standard")
