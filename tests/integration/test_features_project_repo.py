@@ -74,7 +74,9 @@ def materialized(example: Path, elsewhere: Path, applied: str) -> str:
     return done.stdout
 
 
-def test_apply_registers_the_project_repo_with_feast(example: Path, applied: str) -> None:
+def test_apply_registers_the_project_repo_with_feast(
+    example: Path, elsewhere: Path, applied: str
+) -> None:
     assert f"Feast repo {example / 'feature_repo'}" in applied
     store = FeatureStore(repo_path=str(example / "feature_repo"))
     assert sorted(s.name for s in store.list_feature_services()) == [
@@ -84,7 +86,7 @@ def test_apply_registers_the_project_repo_with_feast(example: Path, applied: str
     assert sorted(v.name for v in store.list_on_demand_feature_views()) == ["order_features"]
     # Registry and online store where the repo's feature_store.yaml puts them, not in the cwd.
     assert (example / "feature_repo" / "data" / "registry.db").is_file()
-    assert not (Path.cwd() / "data" / "registry.db").exists()
+    assert not (elsewhere / "data").exists()
 
 
 def test_materialize_loads_each_keys_latest_row(example: Path, materialized: str) -> None:
