@@ -1,12 +1,18 @@
-"""Opening Feast for a workspace: `feature_repo/` YAML + Keel settings -> `FeatureStore`."""
+"""Opening Feast for a workspace: `feature_repo/` YAML + Keel settings -> `FeatureStore`.
+
+The YAML files name their settings as environment variables (`${KEEL_FEAST_DIR}`, ...) that
+Feast expands itself: Keel reads them with the same expansion over `feast_environment`, and
+Feast's own CLI reads them with that environment exported (`keel features env`).
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from string import Template
 
 import yaml
 from feast import FeatureService, FeatureStore, RepoConfig
@@ -45,22 +51,64 @@ def repo_definitions(settings: Settings) -> Definitions:
     return build(features_dir)
 
 
-def repo_config(settings: Settings, *, online_timeout: float | None = None) -> RepoConfig:
-    """The profile's `feature_store.yaml` with Keel's placeholders filled from the settings;
-    `online_timeout` bounds each call of Feast's Redis client (serving sets it; materialization
-    keeps redis-py's unbounded default, its pipelines may legitimately take long)."""
+def feast_environment(settings: Settings, *, online_timeout: float | None = None) -> dict[str, str]:
+    """The environment variables the profile's `feature_store.yaml` and `churn.py` read (and,
+    for `spark`, PySpark's `PYSPARK_PYTHON`).
+
+    Feast expands `${NAME}` in feature_store.yaml from the environment itself, so with these
+    exported Feast's own CLI opens the repo (`keel features env` prints them). Keel's settings
+    keep their names (`KEEL_HOME` made absolute); values derived from them have names no setting
+    uses (`KEEL_FEAST_*`, `KEEL_REGISTRY_URL`, `KEEL_REDIS_CONNECTION`), so exporting them
+    never overrides a setting. `online_timeout`: see `repo_config`.
+    """
     workspace = Workspace.from_settings(settings)
     values = {
+        "KEEL_HOME": str(settings.home),
+        "KEEL_PROFILE": settings.profile,
         "KEEL_PROJECT": settings.project,
         "KEEL_FEAST_DIR": str(workspace.feast_dir),
-        "KEEL_MLFLOW_TRACKING_URI": mlflow_tracking_uri(settings),
-        "KEEL_REDIS_CONNECTION": feast_redis_connection(settings.redis_url, timeout=online_timeout),
-        "KEEL_REGISTRY_URL": sqlalchemy_postgres_url(settings.postgres_url),
-        "KEEL_SPARK_MASTER": settings.spark_master,
-        "KEEL_SPARK_STAGING": spark_staging(settings),
+        "KEEL_FEAST_MLFLOW_URI": mlflow_tracking_uri(settings),
     }
-    text = Template(CONFIG_FILES[settings.profile].read_text()).substitute(values)
-    raw = yaml.safe_load(text)
+    if settings.profile != "local":
+        values["KEEL_REDIS_CONNECTION"] = feast_redis_connection(
+            settings.redis_url, timeout=online_timeout
+        )
+        values["KEEL_REGISTRY_URL"] = sqlalchemy_postgres_url(settings.postgres_url)
+    if settings.profile == "spark":
+        values["KEEL_SPARK_MASTER"] = settings.spark_master
+        values["KEEL_FEAST_SPARK_STAGING"] = spark_staging(settings)
+        if settings.spark_features_uri:  # else derived from KEEL_HOME, as here
+            values["KEEL_SPARK_FEATURES_URI"] = settings.spark_features_uri
+        # The executors' Python, as `prepare_spark` chooses it for Keel's own process.
+        values["PYSPARK_PYTHON"] = os.environ.get(
+            "PYSPARK_PYTHON", settings.spark_python or sys.executable
+        )
+    return values
+
+
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})", re.ASCII)
+"""A `$NAME` or `${NAME}` reference, as `os.path.expandvars` (Feast's expansion) finds them."""
+
+
+def expand_variables(text: str, values: Mapping[str, str]) -> str:
+    """`text` with `$NAME`/`${NAME}` replaced from `values`, unknown names left as they are:
+    `os.path.expandvars` (what Feast's `load_repo_config` runs) over a given mapping instead of
+    the process environment, which Keel never changes."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1).removeprefix("{").removesuffix("}")
+        return values.get(name, match.group(0))
+
+    return _VARIABLE.sub(value, text)
+
+
+def repo_config(settings: Settings, *, online_timeout: float | None = None) -> RepoConfig:
+    """The profile's `feature_store.yaml` as Feast reads it with `feast_environment` exported
+    (over the process environment); `online_timeout` bounds each call of Feast's Redis client
+    (serving sets it; materialization keeps redis-py's unbounded default, its pipelines may
+    legitimately take long)."""
+    values = {**os.environ, **feast_environment(settings, online_timeout=online_timeout)}
+    raw = yaml.safe_load(expand_variables(CONFIG_FILES[settings.profile].read_text(), values))
     if settings.profile == "spark":
         for block in ("offline_store", "batch_engine"):
             raw[block]["spark_conf"] = {**raw[block]["spark_conf"], **settings.spark_conf}

@@ -1,6 +1,10 @@
-"""`keel features …`: the Feast feature repo."""
+"""`keel features …`: the Feast feature repo (keel.yaml's, else Keel's churn repo)."""
 
 from __future__ import annotations
+
+import shlex
+from datetime import UTC, datetime
+from typing import Annotated
 
 import typer
 
@@ -9,25 +13,87 @@ from keel.settings import get_settings
 
 features_app = typer.Typer(help="The Feast feature repo.", no_args_is_help=True)
 
+TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
 
 @features_app.command("apply")
 def features_apply() -> None:
-    """Register entities, feature views and services in Feast's registry."""
-    from keel.features import apply_definitions
+    """Register entities, feature views and services in Feast's registry.
 
-    with user_errors(), console.status("feast apply"):
-        applied = apply_definitions(get_settings())
+    With a keel.yaml (./keel.yaml or $KEEL_CONFIG): `feast apply` in its feature_repo."""
+    from keel.features import apply_definitions, apply_project
+    from keel.project import discover_project
+
+    with user_errors():
+        project = discover_project()
+        with console.status("feast apply"):
+            if project is None:
+                applied = apply_definitions(get_settings())
+            else:
+                applied = apply_project(project)
+    if project is not None:
+        console.print(f"Feast repo {project.feature_repo}")
     for name in applied.created_databases:
         console.print(f"created database {name}")
     console.print(f"applied views {applied.feature_views + applied.on_demand_views}")
+    if applied.label_views:
+        console.print(f"label views {applied.label_views}")
     console.print(f"feature services {applied.feature_services}")
 
 
 @features_app.command("materialize")
-def features_materialize() -> None:
-    """Load the latest feature values into the online store."""
-    from keel.features import materialize
+def features_materialize(
+    start: Annotated[
+        datetime | None,
+        typer.Option(formats=TIME_FORMATS, help="Oldest rows read, UTC [default: 2000-01-01]."),
+    ] = None,
+    end: Annotated[
+        datetime | None,
+        typer.Option(formats=TIME_FORMATS, help="Newest rows read, UTC [default: now]."),
+    ] = None,
+) -> None:
+    """Load the latest feature values (per key, in the window) into the online store.
 
-    with user_errors(), step_status() as on_step:
-        views = materialize(get_settings(), on_step=on_step)
+    With a keel.yaml (./keel.yaml or $KEEL_CONFIG): its feature_repo's online store."""
+    from keel.features import materialize, materialize_project
+    from keel.project import discover_project
+
+    start, end = _utc(start), _utc(end)
+    with user_errors():
+        project = discover_project()
+        with step_status() as on_step:
+            if project is None:
+                views = materialize(get_settings(), start=start, end=end, on_step=on_step)
+            else:
+                views = materialize_project(project, start=start, end=end, on_step=on_step)
     console.print(f"materialized {views}")
+
+
+@features_app.command("env")
+def features_env() -> None:
+    """Print `export KEEL_...=...` lines with which Feast's own CLI opens Keel's churn repo.
+
+    `eval "$(keel features env)"`, then `feast apply`, `feast ui` or `feast serve` in
+    feature_repo/ (the lines name the directory and, beyond `local`, the profile's YAML). The
+    values hold the profile's credentials, as the settings do."""
+    from keel.feature_store import CONFIG_FILES, REPO_DIR, feast_environment
+    from keel.project import discover_project
+
+    with user_errors():
+        project = discover_project()
+        settings = get_settings()
+        values = feast_environment(settings)
+    if project is not None:
+        print(f"# {project.path}: its repo {project.feature_repo} is a standard Feast repo,")
+        print("# run feast there as it is; these lines are for Keel's built-in churn repo.")
+    for name, value in values.items():
+        print(f"export {name}={shlex.quote(value)}")
+    option = "" if settings.profile == "local" else f" -f {CONFIG_FILES[settings.profile].name}"
+    print(f"# then: cd {shlex.quote(str(REPO_DIR))} && feast{option} apply  (or ui, serve)")
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A time given without a zone is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
