@@ -60,10 +60,20 @@ def _python_value(value: Value) -> Any:
     return feast_value_type_to_python_type(value)
 
 
-def _parsed(blob: bytes) -> Any:
-    value = Value()
-    value.ParseFromString(blob)
-    return _python_value(value)
+class ValueParser:
+    """Parses stored `ValueProto` bytes into Feast's Python values, reusing one message."""
+
+    def __init__(self) -> None:
+        self._value = Value()
+        self._parse = self._value.ParseFromString
+        self._which = self._value.WhichOneof
+
+    def __call__(self, blob: bytes) -> Any:
+        self._parse(blob)
+        kind = self._which("val")
+        if kind in _SCALARS:
+            return getattr(self._value, kind)
+        return _python_value(self._value)
 
 
 def _as_feast_converts(values: list[Any], kind: ValueType, what: str) -> list[Any]:
@@ -297,6 +307,7 @@ class DirectSqliteFeatures(DirectFeatures):
         self, wanted: list[tuple[ViewRead, list[bytes]]]
     ) -> list[dict[bytes, dict[str, Any]]]:
         out: list[dict[bytes, dict[str, Any]]] = []
+        parsed = ValueParser()
         with self._lock:
             for read, keys in wanted:
                 names = set(read.features)
@@ -310,7 +321,7 @@ class DirectSqliteFeatures(DirectFeatures):
                     ).fetchall()
                     for key, name, blob in rows:
                         if name in names:
-                            found.setdefault(key, {})[name] = _parsed(blob)
+                            found.setdefault(key, {})[name] = parsed(blob)
                 out.append(found)
         return out
 
@@ -362,11 +373,12 @@ class DirectRedisFeatures(DirectFeatures):
         with online_store_errors(self._where):
             replies = iter(pipe.execute())
         out: list[dict[bytes, dict[str, Any]]] = []
+        parsed = ValueParser()
         for read, keys in wanted:
             found: dict[bytes, dict[str, Any]] = {}
             for key in keys:
                 values = {
-                    name: _parsed(blob)
+                    name: parsed(blob)
                     for name, blob in zip(read.features, next(replies), strict=True)
                     if blob
                 }

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from feast import FeatureStore
 from keel.errors import InvalidInput
 from serving.direct_features import DirectFeatures, DirectRedisFeatures, DirectSqliteFeatures
 from tests.integration.delivery_example import applied_example
+from tests.integration.feast_reference import feast_rows
 
 pytestmark = pytest.mark.integration
 
@@ -42,29 +43,6 @@ def materialized(repo: Path) -> FeatureStore:
     store = FeatureStore(repo_path=str(repo))
     store.materialize(start_date=DATA_START, end_date=datetime.now(UTC))
     return store
-
-
-def feast_rows(
-    store: FeatureStore, service: str, entities: Sequence[Mapping[str, Any]]
-) -> list[dict[str, Any] | None]:
-    """Feast's answer in the `FeatureSource` shape: features per entity, None when unknown."""
-    feature_service = store.get_feature_service(service)
-    on_demand = {view.name for view in store.list_on_demand_feature_views()}
-    stored = [
-        f.name
-        for p in feature_service.feature_view_projections
-        if p.name not in on_demand
-        for f in p.features
-    ]
-    columns = store.get_online_features(
-        features=feature_service, entity_rows=[dict(e) for e in entities]
-    ).to_dict()
-    given = {name for entity in entities for name in entity}
-    out: list[dict[str, Any] | None] = []
-    for i in range(len(entities)):
-        row = {name: column[i] for name, column in columns.items() if name not in given}
-        out.append(row if any(row[name] is not None for name in stored) else None)
-    return out
 
 
 @pytest.fixture(scope="module")
