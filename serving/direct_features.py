@@ -107,11 +107,15 @@ class ViewRead:
 
 
 class DirectFeatures(ABC):
-    """Reads the service's stored features (`_read`) and computes its on-demand views."""
+    """A `FeatureSource` for any feature service: reads its stored features (`_read`) and
+    computes its on-demand views. `join_keys` (the service's, in its order), `request_fields`
+    (of its on-demand views) and `stored_features` describe what `get_rows` needs and returns.
+    Raises `DirectReadsUnsupported` for what it does not reproduce (stream or versioned views,
+    on-demand views stored online, aggregating or substrait ones): use Feast's API for those."""
 
     def __init__(self, store: FeatureStore, feature_service: str) -> None:
         config = store.config
-        if config.registry.enable_online_feature_view_versioning:
+        if getattr(config.registry, "enable_online_feature_view_versioning", False):
             raise DirectReadsUnsupported("online feature view versioning is enabled")
         service = store.get_feature_service(feature_service)
         self.service = service.name
@@ -147,8 +151,9 @@ class DirectFeatures(ABC):
             OnDemandView(
                 on_demand[p.name],
                 [f.name for f in p.features],
-                self._transform_inputs(service.feature_view_projections, on_demand, p.name)
-                | request_types,
+                self._transform_inputs(
+                    service.feature_view_projections, on_demand, p.name, request_types
+                ),
             )
             for p in odfv_projections
         ]
@@ -186,10 +191,15 @@ class DirectFeatures(ABC):
             self._feature_types[feature.name] = view_types.get(feature.name, ValueType.UNKNOWN)
 
     def _transform_inputs(
-        self, projections: Sequence[Any], on_demand: Mapping[str, Any], name: str
+        self,
+        projections: Sequence[Any],
+        on_demand: Mapping[str, Any],
+        name: str,
+        request_types: Mapping[str, ValueType],
     ) -> dict[str, ValueType]:
-        """The columns Feast hands on-demand view `name`: the join keys, then the features read
-        minus those of views the transform does not declare (`feast.utils`'s rule)."""
+        """The columns Feast hands on-demand view `name`: the join keys, the request fields,
+        then the features read minus those of views the transform does not declare
+        (`feast.utils._augment_response_with_on_demand_transforms`'s rule)."""
         declared = {p.name for p in on_demand[name].source_feature_view_projections.values()}
         hidden: set[str] = set()
         for projection in projections:
@@ -200,7 +210,7 @@ class DirectFeatures(ABC):
                 for source in on_demand[projection.name].source_feature_view_projections.values():
                     if source.name not in declared:
                         hidden.update(f.name for f in source.features)
-        inputs = dict(self._key_types)
+        inputs = {**self._key_types, **request_types}
         for read in self._reads.values():
             for feature in read.features:
                 if feature not in hidden:
