@@ -1,10 +1,17 @@
-"""Feast's own online answer, in the `FeatureSource` shape the direct reads return."""
+"""Feast's own online answer in the `FeatureSource` shape the direct reads return, and the
+set-up of Feast repos for the direct-read tests (apply, a Redis online store)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import uuid
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import yaml
 from feast import FeatureStore
 
 
@@ -30,3 +37,26 @@ def feast_rows(
         row = {name: column[i] for name, column in columns.items() if name not in given}
         out.append(row if any(row[name] is not None for name in stored) else None)
     return out
+
+
+def feast_apply(repo: Path) -> None:
+    """`feast apply` in `repo`, with Feast's own CLI."""
+    feast = Path(sys.executable).parent / "feast"
+    done = subprocess.run(
+        [str(feast), "apply"], cwd=repo, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def use_redis(repo: Path, url: str) -> None:
+    """Rewrite `repo`'s feature_store.yaml for a Redis online store at `url` (redis://host:port/db)
+    under a project of its own, so runs never share keys."""
+    parts = urlsplit(url)
+    db = parts.path.strip("/") or "0"
+    config = yaml.safe_load((repo / "feature_store.yaml").read_text())
+    config["project"] = f"{config['project']}_{uuid.uuid4().hex[:8]}"
+    config["online_store"] = {
+        "type": "redis",
+        "connection_string": f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379},db={db}",
+    }
+    (repo / "feature_store.yaml").write_text(yaml.safe_dump(config))

@@ -11,26 +11,21 @@ from __future__ import annotations
 import os
 import random
 import shutil
-import subprocess
-import sys
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pandas as pd
 import pytest
 import redis
-import yaml
 from conftest import require_service
 from feast import FeatureStore
 
 from keel.errors import InvalidInput
 from serving.direct_features import DirectFeatures, DirectRedisFeatures, DirectSqliteFeatures
 from tests.integration.delivery_example import applied_example
-from tests.integration.feast_reference import feast_rows
+from tests.integration.feast_reference import feast_apply, feast_rows, use_redis
 
 pytestmark = pytest.mark.integration
 
@@ -55,12 +50,6 @@ def sqlite_store(applied: Path) -> FeatureStore:
     return materialized(applied / "feature_repo")
 
 
-def redis_connection_string(url: str) -> str:
-    parts = urlsplit(url)
-    db = parts.path.strip("/") or "0"
-    return f"{parts.hostname or '127.0.0.1'}:{parts.port or 6379},db={db}"
-
-
 @pytest.fixture(scope="module")
 def redis_store(
     applied: Path, tmp_path_factory: pytest.TempPathFactory
@@ -70,15 +59,8 @@ def redis_store(
     require_service(url, "Redis")
     repo = tmp_path_factory.mktemp("delivery-redis") / "feature_repo"
     shutil.copytree(applied / "feature_repo", repo, ignore=shutil.ignore_patterns("*.db"))
-    config = yaml.safe_load((repo / "feature_store.yaml").read_text())
-    config["project"] = f"delivery_{uuid.uuid4().hex[:8]}"
-    config["online_store"] = {"type": "redis", "connection_string": redis_connection_string(url)}
-    (repo / "feature_store.yaml").write_text(yaml.safe_dump(config))
-    feast = Path(sys.executable).parent / "feast"
-    done = subprocess.run(
-        [str(feast), "apply"], cwd=repo, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    use_redis(repo, url)
+    feast_apply(repo)
     store = materialized(repo)
     client = redis.Redis.from_url(url)
     try:

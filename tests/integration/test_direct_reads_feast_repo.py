@@ -5,10 +5,10 @@ Bool and list features (`tests/integration/shop_repo`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
-import subprocess
-import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,11 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import redis
+from conftest import require_service
 from feast import FeatureStore
 
 from keel.errors import InvalidInput
-from serving.direct_features import DirectSqliteFeatures
-from tests.integration.feast_reference import feast_rows
+from serving.direct_features import DirectFeatures, DirectRedisFeatures, DirectSqliteFeatures
+from tests.integration.feast_reference import feast_apply, feast_rows, use_redis
 
 pytestmark = pytest.mark.integration
 
@@ -59,20 +61,41 @@ def write_data(data: Path, when: datetime) -> None:
     ).to_parquet(data / "visits.parquet")
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
-    repo = tmp_path_factory.mktemp("shop") / "repo"
+def applied_repo(root: Path, redis_url: str | None = None) -> FeatureStore:
+    """The shop repo copied to `root` (on Redis when given a URL), applied, materialized."""
+    repo = root / "repo"
     shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns("__pycache__", "data"))
     now = datetime.now(UTC)
     write_data(repo / "data", now - timedelta(days=1))
-    feast = Path(sys.executable).parent / "feast"
-    done = subprocess.run(
-        [str(feast), "apply"], cwd=repo, capture_output=True, text=True, timeout=300, check=False
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+    if redis_url is not None:
+        use_redis(repo, redis_url)
+    feast_apply(repo)
     feature_store = FeatureStore(repo_path=str(repo))
     feature_store.materialize(start_date=now - timedelta(days=3), end_date=now)
     return feature_store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> FeatureStore:
+    return applied_repo(tmp_path_factory.mktemp("shop"))
+
+
+@pytest.fixture(scope="module")
+def redis_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FeatureStore]:
+    url = os.environ.get("KEEL_REDIS_URL", "redis://127.0.0.1:6379/0")
+    require_service(url, "Redis")
+    feature_store = applied_repo(tmp_path_factory.mktemp("shop-redis"), url)
+    try:
+        yield feature_store
+    finally:
+        feature_store.teardown()
+
+
+def open_direct(kind: str, service: str, request: pytest.FixtureRequest) -> DirectFeatures:
+    if kind == "sqlite":
+        return DirectSqliteFeatures(request.getfixturevalue("store"), service)
+    url = os.environ.get("KEEL_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return DirectRedisFeatures(request.getfixturevalue("redis_store"), service, redis.from_url(url))
 
 
 def checkout(customer: int, shop: int, coupon: str, basket: Any = 20.0) -> dict[str, Any]:
@@ -92,8 +115,12 @@ BATCH = [
 ]
 
 
-def test_int_keys_python_and_pandas_views_equal_feast(store: FeatureStore) -> None:
-    direct = DirectSqliteFeatures(store, "shop_v1")
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_int_keys_python_and_pandas_views_equal_feast(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    direct = open_direct(kind, "shop_v1", request)
+    store = request.getfixturevalue("store" if kind == "sqlite" else "redis_store")
     assert direct.join_keys == ["customer_id", "shop_id"]
     assert direct.request_fields == ["as_of_unix", "basket", "coupon"]
     entities = [dict(row, as_of_unix=AS_OF) for row in BATCH]
@@ -118,8 +145,10 @@ def test_a_missing_as_of_unix_is_the_calls_as_of(store: FeatureStore) -> None:
     assert abs(now["hours_left"] - (1_800_000_000 - int(time.time())) // 3600) <= 1
 
 
-def test_a_single_key_service_keeps_get_many(store: FeatureStore) -> None:
-    direct = DirectSqliteFeatures(store, "spend_only_v1")
+@pytest.mark.parametrize("kind", ["sqlite", "redis"])
+def test_a_single_key_service_keeps_get_many(kind: str, request: pytest.FixtureRequest) -> None:
+    direct = open_direct(kind, "spend_only_v1", request)
+    store = request.getfixturevalue("store" if kind == "sqlite" else "redis_store")
     assert direct.join_keys == ["customer_id"] and direct.request_fields == []
     customers = [1, 7, 99, 14, 2]
     expected = feast_rows(store, "spend_only_v1", [{"customer_id": c} for c in customers])
