@@ -2,49 +2,96 @@
 
 A pandas transform costs ~1.5 ms per call for one row; its twin (declared in
 `feature_repo.on_demand.ROW_TWINS`) costs microseconds. At start-up each twin is compared with
-the registry's own transform on probe rows (missing values and edge cases included); any
-difference, or any error, and serving keeps the registry's transform.
+the registry's own transform on probe rows (missing values and edge cases included, drawn per
+input type); any difference, or any error, and serving keeps the registry's transform. A view
+without a twin simply keeps its transform.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import numbers
 import random
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
+from feast.value_type import ValueType
 
 from feature_repo.on_demand import ROW_TWINS
 
 logger = logging.getLogger(__name__)
 
-RowTransform = Callable[[Mapping[str, object]], dict[str, float]]
+RowTransform = Callable[[Mapping[str, object]], Mapping[str, object]]
 PROBE_VALUES: tuple[object, ...] = (None, 0, 1, 3, 12, 1_700_000_000)
+"""Probes of numeric inputs (and of inputs of unknown type)."""
+TEXT_PROBES: tuple[object, ...] = (None, "", "a", "z-03", "c-0042", "downtown")
+BOOL_PROBES: tuple[object, ...] = (None, False, True)
+OTHER_PROBES: tuple[object, ...] = (None,)
 MAX_PROBES = 2000
+
+_NUMERIC = {
+    ValueType.INT32,
+    ValueType.INT64,
+    ValueType.FLOAT,
+    ValueType.DOUBLE,
+    ValueType.UNIX_TIMESTAMP,
+    ValueType.UNKNOWN,
+}
+
+
+def probe_values(kind: ValueType) -> tuple[object, ...]:
+    """What an input of Feast type `kind` is probed with."""
+    if kind in _NUMERIC:
+        return PROBE_VALUES
+    if kind == ValueType.STRING:
+        return TEXT_PROBES
+    if kind == ValueType.BOOL:
+        return BOOL_PROBES
+    return OTHER_PROBES
 
 
 def _same(a: object, b: object) -> bool:
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
+    missing_a = a is None or (isinstance(a, float) and math.isnan(a))
+    missing_b = b is None or (isinstance(b, float) and math.isnan(b))
+    if missing_a or missing_b:
+        return missing_a and missing_b
+    numeric = (numbers.Number,)
+    if isinstance(a, numeric) and isinstance(b, numeric):
+        return bool(float(a) == float(b))  # type: ignore[arg-type]
     return a == b
 
 
-def probe_rows(inputs: Sequence[str], *, seed: int = 0) -> list[dict[str, object]]:
-    """Rows of missing, zero, small and large values: one row per probe value for every input,
-    then random mixes (drawn per row, never the full product of values over inputs)."""
+def probe_rows(
+    inputs: Sequence[str] | Mapping[str, ValueType], *, seed: int = 0
+) -> list[dict[str, object]]:
+    """Rows of missing, zero, small and large values (per input type when `inputs` maps names
+    to Feast types): one row per probe position for every input, then random mixes (drawn per
+    row, never the full product of values over inputs)."""
+    kinds = (
+        dict(inputs) if isinstance(inputs, Mapping) else dict.fromkeys(inputs, ValueType.UNKNOWN)
+    )
+    choices = {name: probe_values(kind) for name, kind in kinds.items()}
     rng = random.Random(seed)
-    rows = [dict.fromkeys(inputs, value) for value in PROBE_VALUES]
+    rows = [
+        {name: values[i % len(values)] for name, values in choices.items()}
+        for i in range(len(PROBE_VALUES))
+    ]
     while len(rows) < MAX_PROBES:
-        rows.append({name: rng.choice(PROBE_VALUES) for name in inputs})
+        rows.append({name: rng.choice(values) for name, values in choices.items()})
     return rows
 
 
 def verified_twin(
-    name: str, transform: Callable[[pd.DataFrame], pd.DataFrame], inputs: Sequence[str]
+    name: str,
+    transform: Callable[[pd.DataFrame], pd.DataFrame],
+    inputs: Sequence[str] | Mapping[str, ValueType],
+    *,
+    twins: Mapping[str, RowTransform] | None = None,
 ) -> RowTransform | None:
-    """The twin of on-demand view `name` if it reproduces `transform` exactly, else None."""
-    twin = ROW_TWINS.get(name)
+    """The twin of on-demand view `name` (from `twins`, default `ROW_TWINS`) if it reproduces
+    `transform` exactly on probe rows, else None."""
+    twin = (ROW_TWINS if twins is None else twins).get(name)
     if twin is None:
         return None
     rows = probe_rows(inputs)
@@ -52,7 +99,7 @@ def verified_twin(
         expected = transform(pd.DataFrame(rows)).to_dict("records")
         for row, want in zip(rows, expected, strict=True):
             got = twin(row)
-            if set(got) != set(want) or not all(_same(got[k], float(want[k])) for k in got):
+            if set(got) != set(want) or not all(_same(got[k], want[k]) for k in got):
                 logger.warning(
                     "row twin of %s differs on %s: using the pandas transform", name, row
                 )
