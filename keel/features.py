@@ -26,7 +26,7 @@ from typing import Any
 
 from feast import FeatureStore
 
-from keel.errors import InvalidInput, InvalidProject, WorkspaceNotReady
+from keel.errors import BackendUnavailable, InvalidInput, InvalidProject, WorkspaceNotReady
 from keel.feature_store import open_store, repo_definitions
 from keel.project import Project
 from keel.project_checks import open_store as open_project_store
@@ -108,8 +108,18 @@ def materialize_project(
     end: datetime | None = None,
     on_step: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """`materialize_store` on the project's Feast repo, opened as `feast` opens it."""
-    return materialize_store(open_project_store(project), start=start, end=end, on_step=on_step)
+    """`materialize_store` on the project's Feast repo, opened as `feast` opens it; its Redis
+    online store unreachable is one `BackendUnavailable` line naming the repo's YAML."""
+    from redis.exceptions import RedisError
+
+    store = open_project_store(project)
+    try:
+        return materialize_store(store, start=start, end=end, on_step=on_step)
+    except RedisError as error:
+        raise BackendUnavailable(
+            f"{project.feature_repo / 'feature_store.yaml'}: cannot reach its Redis online "
+            f"store: {str(error).strip() or type(error).__name__}"
+        ) from None
 
 
 def _plain(text: str) -> str:

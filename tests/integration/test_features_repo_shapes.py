@@ -7,6 +7,8 @@ Feast's SQLite online store (Feast materializes) and once with Redis (Keel's Red
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,8 +18,10 @@ import pytest
 from feast import FeatureStore
 
 from keel.backends import feast_redis_connection
+from keel.errors import BackendUnavailable
 from keel.features import ApplySummary, apply_project, materialize_project
 from keel.project import Project, load_project
+from keel.server_process import free_port
 from tests.conftest import require_service
 
 DAY0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -256,3 +260,18 @@ def test_the_label_view_is_online_but_in_no_service(store: FeatureStore) -> None
         entity_rows=[{"shop_id": 1, "sku": "a-1"}, {"shop_id": 2, "sku": "007"}],
     ).to_dict()
     assert online["was_returned"] == [0, 1]
+
+
+def test_an_unreachable_redis_online_store_is_one_error_naming_the_yaml(
+    project: Project, steps: list[str], tmp_path: Path
+) -> None:
+    if "type: redis" not in (project.feature_repo / "feature_store.yaml").read_text():
+        pytest.skip("the Redis online store's case")
+    shutil.copytree(project.path.parent, tmp_path, dirs_exist_ok=True)
+    config = tmp_path / "repo" / "feature_store.yaml"
+    closed = f"127.0.0.1:{free_port()},db=0,socket_connect_timeout=1"
+    config.write_text(
+        re.sub(r"connection_string: .*", f"connection_string: {closed}", config.read_text())
+    )
+    with pytest.raises(BackendUnavailable, match=f"{config}: cannot reach its Redis online store"):
+        materialize_project(load_project(tmp_path / "keel.yaml"))
