@@ -6,7 +6,7 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 CustomerId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1, description="A customer id.")]
@@ -155,13 +155,11 @@ class FeaturesRequest(RequestBody):
 
 class FeedbackRequest(RequestBody):
     prediction_id: str = Field(min_length=1, max_length=64)
-    outcome: Annotated[
-        float,
-        Field(strict=True, allow_inf_nan=False),
-        WithJsonSchema({"anyOf": [{"type": "integer", "enum": [0, 1]}, {"type": "number"}]}),
-    ] = Field(
+    outcome: float = Field(
+        strict=True,
+        allow_inf_nan=False,
         description="What happened: 0 or 1 for a binary model (1: the positive class, e.g. the "
-        "customer churned), the observed value for a regression model."
+        "customer churned), the observed value for a regression model.",
     )
     observed_at: AwareDatetime = Field(description="When the outcome was observed (with zone).")
 

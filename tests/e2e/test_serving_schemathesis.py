@@ -3,6 +3,7 @@ following the published links, gets a 5xx or an answer off the published schema.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -51,12 +52,22 @@ STATEFUL_SCENARIOS = 15
 STATEFUL_STEPS = 5
 
 
+def steer_outcome(body: dict[str, Any]) -> None:
+    """The schema's outcome is any number (regression models take any), the churn model is
+    binary (0 or 1, else 422): half the drawn numbers become 0 or 1, a function of the draw."""
+    drawn = body.get("outcome")
+    number = isinstance(drawn, int | float) and not isinstance(drawn, bool)
+    if number and math.isfinite(drawn) and int(drawn) % 2 == 0:
+        body["outcome"] = int(drawn > 0)
+
+
 def test_stateful_links_send_feedback_on_real_predictions(journey: DemoResult) -> None:
     """Schemathesis follows the OpenAPI link predict → feedback: feedback on an id the server
     just issued is accepted, and no sequence of calls gets a 5xx or an off-schema answer.
 
     Generated customer ids are mostly unknown (404, no id to follow), so predict bodies with an
-    even id are steered to a customer of the journey's workspace: the link has an id to carry."""
+    even id are steered to a customer of the journey's workspace: the link has an id to carry;
+    and half the generated outcomes are steered to 0 or 1, what the binary churn model takes."""
     known = sample_customers(journey.settings, 20)
     with running_server(journey.settings) as url:
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
@@ -65,6 +76,8 @@ def test_stateful_links_send_feedback_on_real_predictions(journey: DemoResult) -
         class Workflow(schema.as_state_machine()):  # type: ignore[misc]
             def before_call(self, case: schemathesis.Case) -> None:
                 body = case.body
+                if case.path == "/v1/feedback" and isinstance(body, dict):
+                    steer_outcome(body)
                 if case.path != "/v1/predict" or not isinstance(body, dict):
                     return
                 drawn = body.get("customer_id")
