@@ -364,6 +364,7 @@ def test_training_frame_is_the_sorted_feast_frame_and_skips_an_idle_mlflow(
         )
     pd.testing.assert_frame_equal(frame, old, check_exact=True)
     assert frame["event_timestamp"].is_monotonic_increasing
+    assert store.mlflow is not None  # skipped while idle, Feast's client is still there later
 
     probe = (
         "import sys\n"
