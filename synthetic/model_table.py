@@ -71,7 +71,7 @@ def _logged_frame(client: MlflowClient, run_id: str) -> tuple[pd.DataFrame, str]
     return None
 
 
-def _rebuilt_frame(name: str) -> tuple[pd.DataFrame, str] | None:
+def rebuilt_frame(name: str) -> tuple[pd.DataFrame, str] | None:
     """The frame rebuilt from keel.yaml's label table and feature service, if it has `name`."""
     from keel.project import discover_project
     from keel.project_checks import check_model, open_store, read_labels
@@ -98,7 +98,7 @@ def model_table(settings: Settings, model_ref: str) -> ModelTable:
     name = str(version.name)
     spec = load_model_spec(client, name, str(version.version))
     found = _logged_frame(client, str(version.run_id)) if version.run_id else None
-    found = found or _rebuilt_frame(name)
+    found = found or rebuilt_frame(name)
     if found is None:
         raise ModelNotFound(
             f"{model_ref} (version {version.version}) has no {FRAME_ARTIFACT} and keel.yaml "

@@ -21,8 +21,10 @@ from typer.testing import CliRunner
 from keel.cli.main import app
 from keel.project import load_project
 from keel.settings import Settings, get_settings
+from registry.client import mlflow_client
+from registry.model_spec import load_model_spec
 from serving.prediction_log import Feedback, PredictionRecord, open_prediction_log
-from synthetic.model_table import model_table
+from synthetic.model_table import model_columns, model_table, rebuilt_frame
 from tests.integration.delivery_example import applied_example
 from training.model_train import train_model
 
@@ -225,3 +227,14 @@ def test_data_lab_names_an_unknown_model(lab: Lab, tmp_path: Path) -> None:
         lab, "data", "real-table", "--model", "nope", "--out", str(tmp_path / "x.parquet")
     )
     assert code == 2 and "nope" in output
+
+
+def test_a_version_without_a_logged_frame_has_it_rebuilt_from_keel_yaml(
+    lab: Lab, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEEL_CONFIG", lab.env["KEEL_CONFIG"])
+    rebuilt = rebuilt_frame(MODEL)
+    assert rebuilt is not None and "rebuilt with delivery_eta_v1" in rebuilt[1]
+    spec = load_model_spec(mlflow_client(lab.settings), MODEL, "1")
+    pd.testing.assert_frame_equal(model_columns(rebuilt[0], spec), lab.frame, check_dtype=False)
+    assert rebuilt_frame("not_in_keel_yaml") is None
