@@ -232,8 +232,12 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
             list(profile.features.values()), current, drifted=set(drift.drifted_features)
         )
     }
+    regression = "task" in current.columns and predictions_task(current) == "regression"
+    score_name = "prediction" if regression else "model score"
     if profile.score is not None and SCORE_COLUMN in current.columns:
-        figures["score_distribution.png"] = score_distribution(profile.score, current[SCORE_COLUMN])
+        figures["score_distribution.png"] = score_distribution(
+            profile.score, current[SCORE_COLUMN], title=score_name
+        )
     performance = None
     if inputs.predictions is not None:
         predictions = read_predictions(inputs.predictions, model=inputs.model)
@@ -256,7 +260,7 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
         "<h2 id='histograms'>Feature histograms</h2>",
         _img(figures["feature_histograms.png"], "feature histograms"),
         validation_section(validation),
-        "<h2 id='scores'>Score distribution</h2>",
+        f"<h2 id='scores'>Score distribution{' (the prediction)' if regression else ''}</h2>",
         _img(scores, "score distribution")
         if scores
         else "<p class='note'>No scores in the current window (no score column) "

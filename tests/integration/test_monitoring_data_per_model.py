@@ -157,6 +157,14 @@ def test_performance_of_a_regression_model_is_its_mae_over_feedback(lab: Lab) ->
     assert whole["rmse"] >= whole["mae"]
 
 
+def test_performance_of_a_binary_model_in_the_same_log_keeps_its_own_figures(lab: Lab) -> None:
+    code, output = _keel(lab, "monitor", "performance", "--model", "late_delivery", "--json")
+    assert code == 0, output
+    whole = next(r for r in json.loads(output)["rows"] if r["day"] == "all")
+    assert whole["predictions"] == len(lab.logged) and "pr_auc" in whole and "mae" not in whole
+    assert whole["labelled"] == 0 and whole["note"].startswith("too few labels")
+
+
 def test_drift_reads_only_the_models_rows_of_the_log(lab: Lab) -> None:
     args = ["--model", REF, "--current", "log:1d", "--min-rows", "50", "--json"]
     code, output = _keel(lab, "monitor", "drift", *args)
@@ -186,6 +194,7 @@ def test_the_report_shows_a_regression_models_error(lab: Lab, tmp_path: Path) ->
     page = out.read_text()
     assert "MAE" in page and "RMSE" in page and f"{lab.mae:.3f}" in page
     assert "Monitoring report: delivery_minutes@champion" in page
+    assert "Score distribution (the prediction)" in page
 
 
 def test_data_lab_on_the_models_training_frame(lab: Lab, tmp_path: Path) -> None:
