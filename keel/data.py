@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
+
 from keel.feature_pipeline import FeatureTables, build_feature_tables
 from keel.provenance import write_manifest
 from keel.settings import Settings
@@ -18,6 +20,11 @@ from synthetic.tabular import write_table
 
 if TYPE_CHECKING:
     from synthetic.lab import ReportResult
+    from synthetic.model_table import ModelTable
+
+HOLDOUT_SHARE = 0.2
+HOLDOUT_SEED = 0
+"""The split `keel data synthesize --model` fits on and `keel data report --model` holds out."""
 
 
 @dataclass(frozen=True)
@@ -85,8 +92,55 @@ def write_real_table(
     return RealTables(real=real, holdout=holdout, snapshot=snapshot)
 
 
+@dataclass(frozen=True)
+class ModelRealTables:
+    """A model's labelled table split into the part to synthesize from and its holdout."""
+
+    table: ModelTable
+    real: pd.DataFrame
+    holdout: pd.DataFrame
+
+
+def model_real_tables(
+    settings: Settings,
+    model_ref: str,
+    *,
+    holdout_share: float | None = HOLDOUT_SHARE,
+    seed: int = HOLDOUT_SEED,
+) -> ModelRealTables:
+    """The training frame of the version `model_ref` names (`synthetic.model_table`), split
+    into real rows and a holdout (none when `holdout_share` is None)."""
+    from synthetic.model_table import model_table
+
+    table = model_table(settings, model_ref)
+    if holdout_share is None:
+        return ModelRealTables(table=table, real=table.frame, holdout=table.frame.iloc[:0])
+    real, holdout = split_holdout(table.frame, share=holdout_share, seed=seed)
+    return ModelRealTables(table=table, real=real, holdout=holdout)
+
+
+def write_model_real_table(
+    settings: Settings,
+    model_ref: str,
+    *,
+    out: Path,
+    holdout_out: Path | None,
+    holdout_share: float,
+    seed: int,
+) -> ModelRealTables:
+    """`write_real_table` for any registered model: its features and label as Parquet (and
+    the holdout when `holdout_out` is given)."""
+    tables = model_real_tables(
+        settings, model_ref, holdout_share=holdout_share if holdout_out else None, seed=seed
+    )
+    if holdout_out is not None:
+        write_table(tables.holdout, holdout_out)
+    write_table(tables.real, out)
+    return tables
+
+
 def log_report_to_mlflow(
-    settings: Settings, result: ReportResult, *, real: Path, synthetic: Path
+    settings: Settings, result: ReportResult, *, real: Path | str, synthetic: Path
 ) -> str:
     """Log the report's metrics, verdicts and HTML page as an MLflow run; returns its id."""
     from registry.client import ensure_experiment, mlflow_client
@@ -96,7 +150,11 @@ def log_report_to_mlflow(
     report = result.report
     run = client.create_run(experiment_id, run_name=f"report {synthetic.name}")
     run_id = str(run.info.run_id)
-    params = {"real": real, "synthetic": synthetic, "holdout_given": report.holdout_given}
+    params: dict[str, object] = {
+        "real": real,
+        "synthetic": synthetic,
+        "holdout_given": report.holdout_given,
+    }
     params.update({f"rows.{name}": count for name, count in report.rows.items()})
     for key, value in params.items():
         client.log_param(run_id, key, str(value))

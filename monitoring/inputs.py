@@ -51,11 +51,24 @@ def read_parquet(path: Path, *, columns: Iterable[str] | None = None) -> pd.Data
         raise InvalidInput(f"{path}: cannot read ({error})") from None
 
 
-def read_window(path: Path, profile: ReferenceProfile) -> pd.DataFrame:
+def of_model(frame: pd.DataFrame, path: Path, model: str | None) -> pd.DataFrame:
+    """A prediction-log export's rows of `model` (a file without `model_name` is taken as
+    it is); `InvalidInput` when the export holds none of them."""
+    if model is None or "model_name" not in frame.columns:
+        return frame
+    mine = frame[frame["model_name"] == model].reset_index(drop=True)
+    if mine.empty and not frame.empty:
+        held = ", ".join(sorted(set(frame["model_name"].astype(str))))
+        raise InvalidInput(f"{path}: column model_name has no rows of model {model} (found {held})")
+    return mine
+
+
+def read_window(path: Path, profile: ReferenceProfile, *, model: str | None = None) -> pd.DataFrame:
     """A current window: every profiled feature must be a column of a compatible type (text
     holding numbers where the profile has numbers is refused, naming the column). In a
-    prediction-log export, shadow rows repeat a request's features and are left out."""
-    frame = with_score(read_parquet(path))
+    prediction-log export, shadow rows repeat a request's features and are left out, and only
+    the rows of `model` (when given) are kept."""
+    frame = of_model(with_score(read_parquet(path)), path, model)
     if "served_by" in frame.columns:
         frame = frame[frame["served_by"] != "shadow"].reset_index(drop=True)
     missing = [name for name in profile.features if name not in frame.columns]
@@ -77,9 +90,10 @@ def read_window(path: Path, profile: ReferenceProfile) -> pd.DataFrame:
     return frame
 
 
-def read_predictions(path: Path) -> pd.DataFrame:
-    """A prediction-log export (`keel predictions export`): the columns performance needs."""
-    frame = with_score(read_parquet(path))
+def read_predictions(path: Path, *, model: str | None = None) -> pd.DataFrame:
+    """A prediction-log export (`keel predictions export`) of one model (only `model`'s rows
+    when given), with the columns performance needs; its `task` says which figures apply."""
+    frame = of_model(with_score(read_parquet(path)), path, model)
     missing = [c for c in PREDICTION_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidInput(
@@ -92,9 +106,15 @@ def read_predictions(path: Path) -> pd.DataFrame:
         raise InvalidInput(
             f"{path}: column model_name holds several models; performance is per model " + one_model
         )
-    if "task" in frame.columns and (frame["task"] != "binary").any():
+    if "task" in frame.columns and frame["task"].nunique() > 1:
         raise InvalidInput(
-            f"{path}: column task: live performance covers binary models, found "
-            f"{sorted(set(frame['task']) - {'binary'})} {one_model}"
+            f"{path}: column task holds several tasks {sorted(set(frame['task']))} {one_model}"
         )
     return frame
+
+
+def predictions_task(frame: pd.DataFrame) -> str:
+    """`binary` or `regression`: the export's `task` (an export without one is binary)."""
+    if "task" in frame.columns and len(frame):
+        return str(frame["task"].iloc[0])
+    return "binary"

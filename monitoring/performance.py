@@ -218,3 +218,18 @@ def regression_live_performance(
                 )
             )
     return RegressionPerformanceReport(rows=rows, min_labels=min_labels)
+
+
+AnyPerformanceReport = PerformanceReport | RegressionPerformanceReport
+
+
+def task_live_performance(
+    predictions: pd.DataFrame, task: str, *, min_labels: int = 50, min_per_class: int = 5
+) -> AnyPerformanceReport:
+    """The live figures that fit the model's `task`: PR AUC and calibration (binary), MAE and
+    RMSE (regression; `min_per_class` does not apply)."""
+    if task == "regression":
+        return regression_live_performance(predictions, min_labels=min_labels)
+    if task != "binary":
+        raise ValueError(f"task must be binary or regression, got {task!r}")
+    return live_performance(predictions, min_labels=min_labels, min_per_class=min_per_class)

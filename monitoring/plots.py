@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from monitoring.drift_stats import bin_frequencies, with_missing
-from monitoring.performance import PerformanceReport
+from monitoring.performance import AnyPerformanceReport, PerformanceReport
 from monitoring.profile import FeatureProfile
 
 REFERENCE, CURRENT = "#4c72b0", "#dd8452"
@@ -112,6 +112,26 @@ def performance_over_time(report: PerformanceReport) -> bytes | None:
             days, [r.roc_auc or 0.0 for r in mine], marker="s", ls="--", label=f"v{version} ROC AUC"
         )
     ax.set_ylim(0, 1)
+    ax.tick_params(axis="x", rotation=45, labelsize=7)
+    ax.legend(fontsize=7)
+    return _png(fig)
+
+
+def live_performance_over_time(report: AnyPerformanceReport) -> bytes | None:
+    """The task's figures per day and version: `performance_over_time` for a binary model,
+    MAE and RMSE for a regression model (days with enough labels only)."""
+    if isinstance(report, PerformanceReport):
+        return performance_over_time(report)
+    rows = [r for r in report.by_day if r.mae is not None]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for version in sorted({r.model_version for r in rows}):
+        mine = [r for r in rows if r.model_version == version]
+        days = [r.day for r in mine]
+        ax.plot(days, [r.mae or 0.0 for r in mine], marker="o", label=f"v{version} MAE")
+        ax.plot(days, [r.rmse or 0.0 for r in mine], marker="s", ls="--", label=f"v{version} RMSE")
+    ax.set_ylim(bottom=0)
     ax.tick_params(axis="x", rotation=45, labelsize=7)
     ax.legend(fontsize=7)
     return _png(fig)

@@ -16,9 +16,14 @@ from pathlib import Path
 from keel.atomic_files import write_text
 from keel.settings import Settings
 from monitoring.drift import SCORE_COLUMN, DriftReport, FeatureDrift, compute_drift
-from monitoring.inputs import read_predictions, read_window
-from monitoring.performance import PerformanceReport, live_performance
-from monitoring.plots import feature_histograms, performance_over_time, score_distribution
+from monitoring.inputs import predictions_task, read_predictions, read_window
+from monitoring.performance import (
+    AnyPerformanceReport,
+    PerformanceReport,
+    RegressionPerformanceReport,
+    task_live_performance,
+)
+from monitoring.plots import feature_histograms, live_performance_over_time, score_distribution
 from monitoring.profile import ReferenceProfile
 from monitoring.system import SystemView, fetch_metrics, parse_system_view, with_disk
 from monitoring.validation import Expectations, ValidationReport, validate_frame
@@ -41,6 +46,8 @@ class ReportInputs:
     metrics_url: str | None = None
     title: str = "Monitoring report"
     workspace: Path | None = None
+    model: str | None = None
+    """The model's name: only its rows of a prediction-log export are read."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,7 @@ class ReportResult:
     out: Path
     drift: DriftReport
     validation: ValidationReport
-    performance: PerformanceReport | None
+    performance: AnyPerformanceReport | None
     system: SystemView | None
     figures: dict[str, bytes] = field(default_factory=dict)
 
@@ -125,13 +132,43 @@ def validation_section(report: ValidationReport) -> str:
     return f"<h2 id='validation'>Validation: {verdict}</h2>" + _table(header, rows)
 
 
-def performance_section(report: PerformanceReport | None, figure: bytes | None) -> str:
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.3f}"
+
+
+def regression_performance_rows(report: RegressionPerformanceReport) -> str:
+    """The regression model's live error table: MAE, RMSE and bias per version and day."""
+    rows = [
+        [
+            html.escape(r.model_version),
+            r.day,
+            f"{r.predictions:,}",
+            f"{r.labelled:,}",
+            f"<span class='note'>{html.escape(r.note)}</span>" if r.note else _number(r.mae),
+            _number(r.rmse),
+            _number(r.bias),
+            _number(r.mean_prediction),
+            _number(r.mean_outcome),
+        ]
+        for r in report.rows
+    ]
+    header = ["version", "day", "predictions", "outcomes", "MAE", "RMSE", "bias"]
+    return _table([*header, "mean prediction", "mean outcome"], rows)
+
+
+def performance_section(report: AnyPerformanceReport | None, figure: bytes | None) -> str:
     head = "<h2 id='performance'>Live performance</h2>"
     if report is None:
         return head + "<p class='note'>No prediction log given (--predictions).</p>"
+    plot = _img(figure, "performance over time") if figure else ""
+    if isinstance(report, RegressionPerformanceReport):
+        return head + plot + regression_performance_rows(report)
+    return head + plot + binary_performance_rows(report)
 
-    def number(value: float | None) -> str:
-        return "—" if value is None else f"{value:.3f}"
+
+def binary_performance_rows(report: PerformanceReport) -> str:
+    """The binary model's live table: PR AUC, ROC AUC, calibration and rates."""
+    number = _number
 
     rows = [
         [
@@ -158,8 +195,7 @@ def performance_section(report: PerformanceReport | None, figure: bytes | None) 
         "observed",
         "predicted +",
     ]
-    plot = _img(figure, "performance over time") if figure else ""
-    return head + plot + _table(header, rows)
+    return _table(header, rows)
 
 
 def system_section(view: SystemView | None, url: str | None) -> str:
@@ -188,7 +224,7 @@ def system_section(view: SystemView | None, url: str | None) -> str:
 def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
     """Compute every section and the page; nothing is written."""
     profile = inputs.profile
-    current = read_window(inputs.current, profile)
+    current = read_window(inputs.current, profile, model=inputs.model)
     drift = compute_drift(profile, current)
     validation = validate_frame(current, Expectations.from_profile(profile))
     figures = {
@@ -196,12 +232,17 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
             list(profile.features.values()), current, drifted=set(drift.drifted_features)
         )
     }
+    regression = "task" in current.columns and predictions_task(current) == "regression"
+    score_name = "prediction" if regression else "model score"
     if profile.score is not None and SCORE_COLUMN in current.columns:
-        figures["score_distribution.png"] = score_distribution(profile.score, current[SCORE_COLUMN])
+        figures["score_distribution.png"] = score_distribution(
+            profile.score, current[SCORE_COLUMN], title=score_name
+        )
     performance = None
     if inputs.predictions is not None:
-        performance = live_performance(read_predictions(inputs.predictions))
-        figure = performance_over_time(performance)
+        predictions = read_predictions(inputs.predictions, model=inputs.model)
+        performance = task_live_performance(predictions, predictions_task(predictions))
+        figure = live_performance_over_time(performance)
         if figure:
             figures["performance_over_time.png"] = figure
     system = None
@@ -219,7 +260,7 @@ def build_report(inputs: ReportInputs) -> tuple[str, ReportResult]:
         "<h2 id='histograms'>Feature histograms</h2>",
         _img(figures["feature_histograms.png"], "feature histograms"),
         validation_section(validation),
-        "<h2 id='scores'>Score distribution</h2>",
+        f"<h2 id='scores'>Score distribution{' (the prediction)' if regression else ''}</h2>",
         _img(scores, "score distribution")
         if scores
         else "<p class='note'>No scores in the current window (no score column) "

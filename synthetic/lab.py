@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from keel.atomic_files import write_text
 from keel.errors import InvalidInput
 from synthetic.copula import GaussianCopula
@@ -58,10 +60,28 @@ def synthesize_file(
         raise InvalidInput(f"{out}: refusing to overwrite the real table with synthetic rows")
     on_step(f"reading {source}")
     frame = read_table(source)
-    kinds = column_kinds(frame, source=str(source))
+    return synthesize_frame(
+        frame, source=str(source), rows=rows, seed=seed, out=out, by=by, on_step=on_step
+    )
+
+
+def synthesize_frame(
+    frame: pd.DataFrame,
+    *,
+    source: str,
+    rows: int,
+    seed: int,
+    out: Path,
+    by: str | None = None,
+    on_step: Step = _no_step,
+) -> Synthesis:
+    """`synthesize_file` on a table already read; `source` names it in errors."""
+    if isinstance(rows, bool) or not isinstance(rows, int) or rows < 1:
+        raise ValueError(f"rows must be an int >= 1, got {rows!r}")
+    kinds = column_kinds(frame, source=source)
     on_step(f"fitting a Gaussian copula on {len(frame):,} rows x {frame.shape[1]} columns")
     started = time.perf_counter()
-    model = GaussianCopula(seed=seed, by=by).fit(frame, source=str(source))
+    model = GaussianCopula(seed=seed, by=by).fit(frame, source=source)
     fitted = time.perf_counter()
     on_step(f"sampling {rows:,} rows")
     synthetic = model.sample(rows)
@@ -88,18 +108,48 @@ def report_files(
     on_step: Step = _no_step,
 ) -> ReportResult:
     """Build the fidelity/utility/privacy report of ``synthetic`` against ``real``; write HTML."""
-    started = time.perf_counter()
     on_step("reading the tables")
-    real_frame = read_table(real)
-    synthetic_frame = read_table(synthetic)
-    holdout_frame = None if holdout is None else read_table(holdout)
+    return report_frames(
+        (real, read_table(real)),
+        synthetic=(synthetic, read_table(synthetic)),
+        holdout=None if holdout is None else (holdout, read_table(holdout)),
+        out=out,
+        target=target,
+        seed=seed,
+        on_step=on_step,
+    )
+
+
+Named = tuple[Path | str, pd.DataFrame]
+"""A table and what names it in messages (its file, or a description)."""
+
+
+def report_frames(
+    real: Named,
+    *,
+    synthetic: Named,
+    holdout: Named | None,
+    out: Path,
+    target: str | None = None,
+    seed: int = 0,
+    on_step: Step = _no_step,
+) -> ReportResult:
+    """``report_files`` on tables already read, each with what names it in messages."""
+    started = time.perf_counter()
+    real_name, real_frame = real
+    synthetic_name, synthetic_frame = synthetic
+    holdout_frame = None if holdout is None else holdout[1]
     on_step("computing fidelity, utility and privacy")
     try:
         report = build_report(
             real_frame, synthetic_frame, holdout=holdout_frame, target=target, seed=seed
         )
     except InvalidInput as error:
-        names = {"real table": real, "synthetic table": synthetic, "holdout table": holdout}
+        names = {
+            "real table": real_name,
+            "synthetic table": synthetic_name,
+            "holdout table": None if holdout is None else holdout[0],
+        }
         message = error.message
         for label, path in names.items():
             message = message.replace(label, str(path))

@@ -11,6 +11,15 @@ import typer
 from keel.cli.common import console, step_status, user_errors
 from keel.settings import get_settings
 
+ModelOption = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="NAME (its champion), NAME@alias or NAME/version: that version's training frame "
+        "(default: keel.yaml's only model).",
+    ),
+]
+
 data_app = typer.Typer(
     help="Data lab: generate (with scenarios), describe, real-table, synthesize, report.",
     no_args_is_help=True,
@@ -90,11 +99,18 @@ def data_real_table(
     ] = None,
     holdout_share: Annotated[float, typer.Option(help="Share of customers held out.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Seed of the holdout split.")] = 0,
+    model: ModelOption = None,
 ) -> None:
-    """Features as of the latest snapshot plus the `churned` label, from the workspace."""
+    """A model's training frame (features and label, no keys or timestamps) with --model or a
+    keel.yaml; without either, churn's features as of the latest snapshot plus `churned`, from
+    the workspace."""
     from keel.data import write_real_table
 
     with user_errors():
+        ref = _model_ref(model)
+        if ref is not None:
+            _model_real_table(ref, out, holdout_out, holdout_share, seed)
+            return
         tables = write_real_table(
             get_settings(), out=out, holdout_out=holdout_out, holdout_share=holdout_share, seed=seed
         )
@@ -106,33 +122,112 @@ def data_real_table(
     )
 
 
+def _model_ref(model: str | None) -> str | None:
+    """The model a data-lab command works on: --model, else keel.yaml's only model; None
+    without either (the churn workspace's tables)."""
+    from keel.model_choice import chosen_model_ref
+    from keel.project import discover_project
+
+    if model is None and discover_project() is None:
+        return None
+    return chosen_model_ref(model, get_settings())
+
+
+def _model_real_table(
+    ref: str, out: Path, holdout_out: Path | None, holdout_share: float, seed: int
+) -> None:
+    from keel.data import write_model_real_table
+
+    tables = write_model_real_table(
+        get_settings(),
+        ref,
+        out=out,
+        holdout_out=holdout_out,
+        holdout_share=holdout_share,
+        seed=seed,
+    )
+    table = tables.table
+    figure = "label rate" if table.task == "binary" else "label mean"
+    value = f"{table.label_figure:.2%}" if table.task == "binary" else f"{table.label_figure:.4g}"
+    console.print(
+        f"wrote {len(tables.real):,} rows x {tables.real.shape[1]} columns to {out} "
+        f"({table.model} version {table.version}, {figure} {value}, from {table.source})"
+        + (f"; holdout {len(tables.holdout):,} rows to {holdout_out}" if holdout_out else "")
+    )
+
+
 @data_app.command("synthesize")
 def data_synthesize(
-    source: Annotated[Path, typer.Option("--from", help="The real table (Parquet).")],
     rows: Annotated[int, typer.Option(help="Exactly this many synthetic rows.")],
     out: Annotated[Path, typer.Option(help="Where to write the synthetic table (Parquet).")],
+    source: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="The real table (Parquet); without it, the model's training frame less the "
+            "holdout `keel data report --model` keeps back.",
+        ),
+    ] = None,
+    model: ModelOption = None,
     seed: Annotated[int, typer.Option(help="Same seed, same rows.")] = 0,
     by: Annotated[
         str | None,
-        typer.Option(help="Fit one copula per value of this column (the label, typically)."),
+        typer.Option(
+            help="Fit one copula per value of this column (default with --model: a binary "
+            "model's label)."
+        ),
     ] = None,
 ) -> None:
-    """Fit a Gaussian copula on a table and sample exactly N rows from it."""
+    """Fit a Gaussian copula on a table (a file, or a model's training frame) and sample
+    exactly N rows from it."""
     from keel.cli.data_render import synthesis
-    from synthetic.lab import synthesize_file
+    from keel.errors import InvalidInput
+    from synthetic.lab import synthesize_file, synthesize_frame
 
     with user_errors(), step_status() as on_step:
-        result = synthesize_file(source, rows=rows, seed=seed, by=by, out=out, on_step=on_step)
+        if source is not None and model is not None:
+            raise InvalidInput("give --from FILE or --model NAME, not both")
+        ref = None if source is not None else _model_ref(model)
+        if source is not None:
+            result = synthesize_file(source, rows=rows, seed=seed, by=by, out=out, on_step=on_step)
+        elif ref is None:
+            raise InvalidInput("give --from FILE (the real table) or --model NAME")
+        else:
+            from keel.data import model_real_tables
+
+            on_step(f"reading the training frame of {ref}")
+            tables = model_real_tables(get_settings(), ref)
+            table = tables.table
+            result = synthesize_frame(
+                tables.real,
+                source=f"{table.model} version {table.version}'s training frame",
+                rows=rows,
+                seed=seed,
+                by=by if by is not None or table.task != "binary" else table.label,
+                out=out,
+                on_step=on_step,
+            )
     synthesis(console, result)
 
 
 @data_app.command("report")
 def data_report(
-    real: Annotated[Path, typer.Option(help="The real table the synthesizer was fitted on.")],
     synthetic: Annotated[Path, typer.Option(help="The synthetic table.")],
     out: Annotated[Path, typer.Option(help="Self-contained HTML report.")],
+    real: Annotated[
+        Path | None,
+        typer.Option(
+            help="The real table the synthesizer was fitted on (default: the model's training "
+            "frame as `keel data synthesize --model` used it, its holdout held out)."
+        ),
+    ] = None,
+    model: ModelOption = None,
     target: Annotated[
-        str | None, typer.Option(help="Binary label column: enables the utility section.")
+        str | None,
+        typer.Option(
+            help="Binary label column: enables the utility section (default with a model: a "
+            "binary model's label)."
+        ),
     ] = None,
     holdout: Annotated[
         Path | None, typer.Option(help="Real rows the synthesizer never saw (recommended).")
@@ -145,19 +240,52 @@ def data_report(
     """Fidelity, utility and privacy of a synthetic table, with a verdict per section; exit 1
     when the overall verdict is fail."""
     from keel.cli.data_render import report
-    from synthetic.lab import report_files
-    from synthetic.report import FAIL
+    from keel.errors import InvalidInput
+    from synthetic.lab import ReportResult, report_files, report_frames
+    from synthetic.tabular import read_table
 
     run_id = None
     with user_errors(), step_status() as on_step:
-        result = report_files(
-            real, synthetic, out=out, holdout=holdout, target=target, seed=seed, on_step=on_step
-        )
+        if real is not None and model is not None:
+            raise InvalidInput("give --real FILE or --model NAME, not both")
+        ref = None if real is not None else _model_ref(model)
+        result: ReportResult
+        if real is not None:
+            result = report_files(
+                real, synthetic, out=out, holdout=holdout, target=target, seed=seed, on_step=on_step
+            )
+        elif ref is None:
+            raise InvalidInput("give --real FILE (the real table) or --model NAME")
+        else:
+            from keel.data import model_real_tables
+
+            on_step(f"reading the training frame of {ref}")
+            tables = model_real_tables(get_settings(), ref)
+            table = tables.table
+            name = f"{table.model} version {table.version}'s training frame"
+            held = (
+                (holdout, read_table(holdout))
+                if holdout is not None
+                else (f"{name} (holdout)", tables.holdout)
+            )
+            result = report_frames(
+                (name, tables.real),
+                synthetic=(synthetic, read_table(synthetic)),
+                holdout=held,
+                out=out,
+                target=target if target is not None or table.task != "binary" else table.label,
+                seed=seed,
+                on_step=on_step,
+            )
         if log_to_mlflow:
             from keel.data import log_report_to_mlflow
 
             on_step("logging to MLflow")
-            run_id = log_report_to_mlflow(get_settings(), result, real=real, synthetic=synthetic)
+            run_id = log_report_to_mlflow(
+                get_settings(), result, real=real or str(ref), synthetic=synthetic
+            )
+    from synthetic.report import FAIL
+
     report(console, result, run_id)
     if result.report.verdict == FAIL:
         raise typer.Exit(1)

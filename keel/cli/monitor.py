@@ -23,7 +23,12 @@ monitor_app = typer.Typer(
 )
 
 ModelOption = Annotated[
-    str, typer.Option("--model", help="Model whose training profile is the reference.")
+    str | None,
+    typer.Option(
+        "--model",
+        help="NAME@alias, NAME/version or NAME (its champion) whose training profile is the "
+        "reference and whose log rows are read (default: keel.yaml's only model, or churn).",
+    ),
 ]
 ReferenceOption = Annotated[
     Path | None,
@@ -31,6 +36,12 @@ ReferenceOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 EXIT_FOUND = 1
+
+
+def _model(model: str | None) -> str:
+    from keel.model_choice import chosen_model_ref
+
+    return chosen_model_ref(model, get_settings())
 
 
 def _profile(model: str, reference: Path | None) -> ReferenceProfile:
@@ -46,7 +57,7 @@ def _profile(model: str, reference: Path | None) -> ReferenceProfile:
 @monitor_app.command("validate")
 def validate_command(
     input_path: Annotated[Path, typer.Option("--input", help="Parquet file of model inputs.")],
-    model: ModelOption = "churn@champion",
+    model: ModelOption = None,
     reference: ReferenceOption = None,
     range_tolerance: Annotated[
         float, typer.Option(help="Allowed overshoot of the training range, as a share of it.")
@@ -62,18 +73,21 @@ def validate_command(
 ) -> None:
     """Check every feature column against the expectations from the training profile."""
     from keel.cli.monitor_render import validation_table
+    from keel.model_choice import model_name
     from monitoring.inputs import read_window
     from monitoring.validation import Expectations, validate_frame
 
     with user_errors():
-        profile = _profile(model, reference)
+        ref = _model(model)
+        profile = _profile(ref, reference)
         expectations = Expectations.from_profile(
             profile,
             range_tolerance=range_tolerance,
             null_tolerance=null_tolerance,
             outlier_tolerance=outlier_tolerance,
         )
-        report = validate_frame(read_window(input_path, profile), expectations)
+        window = read_window(input_path, profile, model=model_name(ref))
+        report = validate_frame(window, expectations)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
@@ -88,10 +102,10 @@ def drift_command(
         str,
         typer.Option(
             help="Parquet window (a prediction-log export or any file with the feature columns),"
-            " or log:7d / log:24h for the prediction log's last days or hours."
+            " or log:7d / log:24h / log:all for the model's rows of the prediction log."
         ),
     ],
-    model: ModelOption = "churn@champion",
+    model: ModelOption = None,
     reference: ReferenceOption = None,
     small_window: Annotated[
         int, typer.Option(help="Rows up to which KS/chi-square are used.")
@@ -109,6 +123,7 @@ def drift_command(
     """Per-feature and score drift against the model's training profile; exit 1 on drift
     (a window below --min-rows is not judged: "too few rows", exit 0)."""
     from keel.cli.monitor_render import drift_table
+    from keel.model_choice import model_name
     from monitoring.drift import DriftThresholds, compute_drift
     from monitoring.inputs import read_window
     from monitoring.log_window import resolve_current
@@ -123,10 +138,13 @@ def drift_command(
             psi=psi,
             null_rate=null_rate,
         )
-        profile = _profile(model, reference)
+        ref = _model(model)
+        name = model_name(ref)
+        profile = _profile(ref, reference)
         with tempfile.TemporaryDirectory() as scratch:
-            path = resolve_current(get_settings(), current, Path(scratch))
-            report = compute_drift(profile, read_window(path, profile), thresholds=thresholds)
+            path = resolve_current(get_settings(), current, Path(scratch), model=name)
+            window = read_window(path, profile, model=name)
+            report = compute_drift(profile, window, thresholds=thresholds)
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
@@ -137,34 +155,52 @@ def drift_command(
 
 @monitor_app.command("performance")
 def performance_command(
-    predictions: Annotated[Path, typer.Option(help="Prediction-log export with feedback.")],
+    predictions: Annotated[
+        str,
+        typer.Option(
+            help="Prediction-log export with feedback, or log:7d / log:24h / log:all for the "
+            "model's rows of the prediction log."
+        ),
+    ] = "log:all",
+    model: ModelOption = None,
     min_labels: Annotated[int, typer.Option(help="Fewer outcomes: no metrics, a note.")] = 50,
-    min_per_class: Annotated[int, typer.Option(help="Fewer of either class: a note.")] = 5,
+    min_per_class: Annotated[int, typer.Option(help="Binary: fewer of either class, a note.")] = 5,
     as_json: JsonOption = False,
 ) -> None:
-    """PR AUC, ROC AUC, calibration and positive rates per model version and per day."""
-    from keel.cli.monitor_render import performance_table
-    from monitoring.inputs import read_predictions
-    from monitoring.performance import live_performance
+    """Per model version and per day: PR AUC, ROC AUC, calibration and positive rates (binary);
+    MAE, RMSE and bias over the feedback (regression)."""
+    from keel.cli.monitor_render import any_performance_table
+    from keel.model_choice import model_name
+    from monitoring.inputs import predictions_task, read_predictions
+    from monitoring.log_window import resolve_current
+    from monitoring.performance import task_live_performance
 
     with user_errors():
-        report = live_performance(
-            read_predictions(predictions), min_labels=min_labels, min_per_class=min_per_class
+        name = model_name(_model(model))
+        with tempfile.TemporaryDirectory() as scratch:
+            path = resolve_current(get_settings(), predictions, Path(scratch), model=name)
+            frame = read_predictions(path, model=name)
+        report = task_live_performance(
+            frame, predictions_task(frame), min_labels=min_labels, min_per_class=min_per_class
         )
     if as_json:
         console.print_json(json.dumps(report.to_dict()))
     else:
-        console.print(performance_table(report))
+        console.print(any_performance_table(report))
 
 
 @monitor_app.command("report")
 def report_command(
-    current: Annotated[Path, typer.Option(help="Parquet window of model inputs.")],
+    current: Annotated[
+        str,
+        typer.Option(help="Parquet window of model inputs, or log:7d / log:24h / log:all."),
+    ],
     out: Annotated[Path, typer.Option(help="The HTML page to write.")],
-    model: ModelOption = "churn@champion",
+    model: ModelOption = None,
     reference: ReferenceOption = None,
     predictions: Annotated[
-        Path | None, typer.Option(help="Prediction-log export for live performance.")
+        str | None,
+        typer.Option(help="Prediction-log export (or log:7d / log:all) for live performance."),
     ] = None,
     metrics_url: Annotated[
         str | None, typer.Option(help="A running server's /metrics, for the system view.")
@@ -176,21 +212,30 @@ def report_command(
     """One self-contained HTML page: drift, histograms, validation, scores, performance, system;
     exit 1 on drift or failed validation."""
     from keel.cli.monitor_render import drift_verdict
+    from keel.model_choice import model_name
+    from monitoring.log_window import resolve_current
     from monitoring.report import ReportInputs, log_report_to_mlflow, write_report
 
+    settings = get_settings()
     with user_errors():
-        profile = _profile(model, reference)
-        result = write_report(
-            ReportInputs(
-                profile=profile,
-                current=current,
-                predictions=predictions,
-                metrics_url=metrics_url,
-                title=f"Monitoring report: {model if reference is None else reference.name}",
-            ),
-            out,
-        )
-        run_id = log_report_to_mlflow(get_settings(), result) if log_to_mlflow else None
+        ref = _model(model)
+        name = model_name(ref)
+        profile = _profile(ref, reference)
+        with tempfile.TemporaryDirectory() as scratch:
+            result = write_report(
+                ReportInputs(
+                    profile=profile,
+                    current=resolve_current(settings, current, Path(scratch), model=name),
+                    predictions=None
+                    if predictions is None
+                    else resolve_current(settings, predictions, Path(scratch), model=name),
+                    metrics_url=metrics_url,
+                    title=f"Monitoring report: {ref if reference is None else reference.name}",
+                    model=name,
+                ),
+                out,
+            )
+        run_id = log_report_to_mlflow(settings, result) if log_to_mlflow else None
     validation = "[green]ok[/]" if result.validation.ok else "[red]failed[/]"
     console.print(f"wrote {out} ({drift_verdict(result.drift)}; validation {validation})")
     if run_id:

@@ -9,7 +9,11 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from monitoring.drift import DriftReport, FeatureDrift
-    from monitoring.performance import PerformanceReport
+    from monitoring.performance import (
+        AnyPerformanceReport,
+        PerformanceReport,
+        RegressionPerformanceReport,
+    )
     from monitoring.validation import ValidationReport
 
 
@@ -121,3 +125,38 @@ def performance_table(report: PerformanceReport) -> Table:
             _number(r.predicted_positive_rate),
         )
     return table
+
+
+def regression_performance_table(report: RegressionPerformanceReport) -> Table:
+    table = Table(title="Live performance (outcomes joined to predictions)")
+    headers = ["version", "day", "predictions", "outcomes", "MAE", "RMSE", "bias"]
+    headers += ["mean pred", "mean outcome"]
+    for column in headers:
+        table.add_column(column, justify="left" if column in {"version", "day"} else "right")
+    for r in report.rows:
+        if r.day == "all":
+            table.add_section()
+        metrics = (
+            [f"[yellow]{r.note}[/]", "", ""]
+            if r.note
+            else [_number(r.mae), _number(r.rmse), _number(r.bias)]
+        )
+        table.add_row(
+            r.model_version,
+            r.day,
+            f"{r.predictions:,}",
+            f"{r.labelled:,}",
+            *metrics,
+            _number(r.mean_prediction),
+            _number(r.mean_outcome),
+        )
+    return table
+
+
+def any_performance_table(report: AnyPerformanceReport) -> Table:
+    """The table that fits the report's task."""
+    from monitoring.performance import RegressionPerformanceReport
+
+    if isinstance(report, RegressionPerformanceReport):
+        return regression_performance_table(report)
+    return performance_table(report)

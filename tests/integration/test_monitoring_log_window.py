@@ -31,6 +31,7 @@ def journey_env(journey: DemoResult, monkeypatch: pytest.MonkeyPatch) -> Iterato
 def test_window_specs_are_days_or_hours() -> None:
     assert parse_log_window("log:7d") == timedelta(days=7)
     assert parse_log_window("log:24h") == timedelta(hours=24)
+    assert parse_log_window("log:all") == timedelta.max
     assert parse_log_window("window.parquet") is None
     for bad in ("log:", "log:7w", "log:0d", "log:-1d"):
         with pytest.raises(InvalidInput, match="log:<N>d"):

@@ -13,8 +13,14 @@ from typer.testing import CliRunner
 
 from keel.cli.main import app
 from keel.errors import InvalidInput
-from monitoring.inputs import read_predictions
-from monitoring.performance import expected_calibration_error, live_performance
+from monitoring.inputs import predictions_task, read_predictions
+from monitoring.performance import (
+    PerformanceReport,
+    RegressionPerformanceReport,
+    expected_calibration_error,
+    live_performance,
+    task_live_performance,
+)
 
 runner = CliRunner()
 
@@ -110,13 +116,27 @@ def test_an_export_of_an_older_keel_is_read_with_its_score_column_renamed(tmp_pa
     assert live_performance(frame).by_version
 
 
-def test_an_export_of_several_models_or_a_regression_model_is_refused(tmp_path: Path) -> None:
-    mixed = prediction_log(rows=60)
+def test_an_export_of_several_models_is_refused_unless_one_is_named(tmp_path: Path) -> None:
+    mixed = prediction_log(rows=60).assign(task="binary")
     mixed.loc[:9, "model_name"] = "late_delivery"
+    mixed.loc[:9, "task"] = "regression"
     mixed.to_parquet(tmp_path / "mixed.parquet")
     with pytest.raises(InvalidInput, match=r"model_name holds several models.*--model"):
         read_predictions(tmp_path / "mixed.parquet")
-    regression = prediction_log(rows=60).assign(task="regression", model_name="delivery_minutes")
-    regression.to_parquet(tmp_path / "regression.parquet")
-    with pytest.raises(InvalidInput, match=r"column task: .*binary models, found \['regression'\]"):
-        read_predictions(tmp_path / "regression.parquet")
+    late = read_predictions(tmp_path / "mixed.parquet", model="late_delivery")
+    assert len(late) == 10 and predictions_task(late) == "regression"
+    assert predictions_task(read_predictions(tmp_path / "mixed.parquet", model="churn")) == (
+        "binary"
+    )
+    with pytest.raises(InvalidInput, match=r"no rows of model nope \(found churn, late_delivery\)"):
+        read_predictions(tmp_path / "mixed.parquet", model="nope")
+
+
+def test_the_task_picks_the_figures(tmp_path: Path) -> None:
+    frame = prediction_log(rows=60)
+    assert isinstance(task_live_performance(frame, "binary"), PerformanceReport)
+    regression = frame.assign(task="regression", label=None)
+    report = task_live_performance(regression, "regression", min_labels=5)
+    assert isinstance(report, RegressionPerformanceReport) and report.by_version[0].mae is not None
+    with pytest.raises(ValueError, match="binary or regression"):
+        task_live_performance(frame, "ranking")
