@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -32,14 +32,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ServedBy = Literal["champion", "challenger", "shadow"]
+Task = Literal["binary", "regression"]
 FeedbackStatus = Literal["recorded", "unchanged", "unknown", "conflict"]
 
 PREDICTION_COLUMNS = (
     "prediction_id",
     "created_at",
-    "customer_id",
-    "churn_probability",
-    "label",
     "model_name",
     "model_version",
     "model_alias",
@@ -47,6 +45,10 @@ PREDICTION_COLUMNS = (
     "code_commit",
     "request_id",
     "served_by",
+    "entity_key",
+    "task",
+    "score",
+    "label",
     "features",
     "violations",
 )
@@ -62,6 +64,11 @@ def to_micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
+def entity_key(entity: Mapping[str, Any]) -> str:
+    """The entity's join keys and values as canonical JSON: what the log's `entity_key` holds."""
+    return json.dumps(dict(entity), sort_keys=True, separators=(",", ":"))
+
+
 def from_micros(micros: int) -> datetime:
     return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
 
@@ -72,9 +79,6 @@ class PredictionRecord:
 
     prediction_id: str
     created_at: datetime
-    customer_id: int
-    churn_probability: float
-    label: int
     model_name: str
     model_version: str
     model_alias: str | None
@@ -82,6 +86,13 @@ class PredictionRecord:
     code_commit: str
     request_id: str | None
     served_by: ServedBy
+    entity: dict[str, Any]
+    """The join keys and their values, e.g. {"customer_id": 17}."""
+    task: Task
+    score: float
+    """Binary: the probability of class 1; regression: the prediction."""
+    label: int | None
+    """Binary: int(score >= threshold); regression: None."""
     features: dict[str, Any]
     violations: list[str] | None = None
     """Features outside the version's reference expectations; None when the version has none.
@@ -89,6 +100,7 @@ class PredictionRecord:
 
     def row(self) -> tuple[Any, ...]:
         values = {**self.__dict__, "created_at": to_micros(self.created_at)}
+        values["entity_key"] = entity_key(self.entity)
         values["features"] = json.dumps(self.features, default=str)
         if self.violations is not None:
             values["violations"] = ",".join(self.violations)
@@ -98,6 +110,7 @@ class PredictionRecord:
     def from_row(cls, row: Sequence[Any]) -> PredictionRecord:
         values = dict(zip(PREDICTION_COLUMNS, row, strict=True))
         values["created_at"] = from_micros(int(values["created_at"]))
+        values["entity"] = json.loads(values.pop("entity_key"))
         values["features"] = json.loads(values["features"])
         text = values["violations"]
         values["violations"] = None if text is None else [v for v in text.split(",") if v]
@@ -329,9 +342,6 @@ def predictions_ddl(predictions: str, feedback: str, *, real: str, bigint: str) 
         f"""CREATE TABLE IF NOT EXISTS {predictions} (
             prediction_id TEXT PRIMARY KEY,
             created_at {bigint} NOT NULL,
-            customer_id {bigint} NOT NULL,
-            churn_probability {real} NOT NULL,
-            label {bigint} NOT NULL,
             model_name TEXT NOT NULL,
             model_version TEXT NOT NULL,
             model_alias TEXT,
@@ -339,6 +349,10 @@ def predictions_ddl(predictions: str, feedback: str, *, real: str, bigint: str) 
             code_commit TEXT NOT NULL,
             request_id TEXT,
             served_by TEXT NOT NULL,
+            entity_key TEXT NOT NULL,
+            task TEXT NOT NULL,
+            score {real} NOT NULL,
+            label {bigint},
             features TEXT NOT NULL,
             violations TEXT
         )""",

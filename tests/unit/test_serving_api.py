@@ -54,7 +54,7 @@ def test_one_customer_is_answered_with_label_model_and_a_logged_record(serve: An
     assert body["label"] == 1  # threshold 0.0 from the version's tag
     assert "missing_features" not in body
     record = runtime.log.get(body["prediction_id"])
-    assert record.churn_probability == body["churn_probability"]
+    assert record.score == body["churn_probability"]
     assert record.request_id == "r1"
     assert record.features == {"plan": "premium", "logins_7d": 5, "spend_30d": 5.0}
 
