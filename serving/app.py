@@ -108,9 +108,7 @@ def _document_links_and_body_errors(app: FastAPI) -> None:
             by_model["links"] = {
                 "FeedbackOnPrediction": {
                     "operationId": feedback,
-                    "requestBody": {
-                        "prediction_id": "$response.body#/predictions/0/prediction_id"
-                    },
+                    "requestBody": {"prediction_id": "$response.body#/predictions/0/prediction_id"},
                     "description": "Send the observed outcome of the first prediction.",
                 }
             }

@@ -9,7 +9,7 @@ scored at once (no timer, no added latency).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +38,12 @@ class MicroBatcher:
         self._commits: set[asyncio.Task[None]] = set()
 
     async def predict(
-        self, entities: list[Mapping[str, Any]], *, request_id: str | None
+        self, entities: Sequence[Mapping[str, Any]], *, request_id: str | None
     ) -> list[Prediction | ItemError]:
         """Answers in the order of `entities`, once their records are durable."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[list[Prediction | ItemError]] = loop.create_future()
-        self._waiting.append(_Waiting(entities, request_id, future))
+        self._waiting.append(_Waiting(list(entities), request_id, future))
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._drain())
         return await future

@@ -157,7 +157,7 @@ async def _scored(
 ) -> list[Prediction | ItemError]:
     """The model's answers for `entities`, durable in the log once this returns."""
     if as_of_unix is None and not explain:
-        return await model.batcher.predict(entities, request_id=request_id)  # type: ignore[arg-type]
+        return await model.batcher.predict(entities, request_id=request_id)
     scored = model.predictor.predict(
         entities, as_of_unix=as_of_unix, explain=explain, request_id=request_id
     )

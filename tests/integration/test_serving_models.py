@@ -198,3 +198,11 @@ def test_metrics_label_versions_and_predictions_by_model(served: Served) -> None
     spec = httpx.get(f"{served.url}/openapi.json").json()
     links = spec["paths"]["/v1/models/{name}/predict"]["post"]["responses"]["200"]["links"]
     assert links["FeedbackOnPrediction"]["operationId"] == "feedback_v1_feedback_post"
+
+
+def test_features_serve_any_service_of_the_project_repo(served: Served) -> None:
+    body = {"feature_service": "late_risk_v1", "entities": columns(served.orders.iloc[:2])}
+    answer = httpx.post(f"{served.url}/v1/features", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    names = answer.json()["metadata"]["feature_names"]
+    assert {"courier_id", "zone_id", "distance_x_traffic"} <= set(names)
