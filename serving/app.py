@@ -1,6 +1,6 @@
 """The serving API, built by `create_app(settings)`.
 
-Routes: `POST /v1/predict` (the churn example), `GET /v1/models`, `POST /v1/models/{name}/predict`
+Routes: `POST /v1/predict` (the churn example), `GET /v1/models`, `POST /v1/models/{model}/predict`
 (every model of keel.yaml), `POST /v1/features`, `POST /v1/feedback`, `GET /healthz`,
 `GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`, with links
 from a prediction's `prediction_id` to the feedback body (clients and stateful testers follow them).
@@ -104,7 +104,7 @@ def _document_links_and_body_errors(app: FastAPI) -> None:
                     "description": "Send the observed outcome of this prediction.",
                 }
             }
-            by_model = schema["paths"]["/v1/models/{name}/predict"]["post"]["responses"]["200"]
+            by_model = schema["paths"]["/v1/models/{model}/predict"]["post"]["responses"]["200"]
             by_model["links"] = {
                 "FeedbackOnPrediction": {
                     "operationId": feedback,

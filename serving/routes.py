@@ -1,7 +1,7 @@
 """Prediction, feature and feedback routes: parse, call one domain function, shape the answer.
 
 `POST /v1/predict` answers the built-in churn example (`customer_id` / `customers`);
-`POST /v1/models/{name}/predict` any served model, in Feast's columnar request shape;
+`POST /v1/models/{model}/predict` any served model, in Feast's columnar request shape;
 `GET /v1/models` lists the served models and what their requests hold."""
 
 from __future__ import annotations
@@ -224,25 +224,25 @@ async def models(runtime: RuntimeDep) -> ServedModels:
 
 
 @router.post(
-    "/v1/models/{name}/predict",
+    "/v1/models/{model}/predict",
     response_model=ModelPredictResponse,
     response_model_exclude_none=True,
     responses=ERRORS,
     dependencies=[Depends(require("predict"))],
     openapi_extra={"parameters": [REQUEST_ID_PARAMETER]},
 )
-async def predict_model(name: str, request: Request, body: ModelPredictRequest) -> JSONResponse:
-    """Score entities of model `name` (Feast's request shape: join keys and request fields as
+async def predict_model(model: str, request: Request, body: ModelPredictRequest) -> JSONResponse:
+    """Score entities of `model` (Feast's request shape: join keys and request fields as
     columns); every answer is logged before it is sent. An unknown entity's item has `error`
     and `status` 404; when every entity is unknown the answer is a 404."""
     runtime: Runtime = request.app.state.runtime
     x_request_id = _request_id(request)
-    model = runtime.model(name)
+    served = runtime.model(model)
     entities = entity_rows(
-        name, model.interface, body.entities, max_rows=runtime.settings.max_batch
+        model, served.interface, body.entities, max_rows=runtime.settings.max_batch
     )
-    champion = model.predictor.model_set().champion.model
-    answers = await _scored(runtime, model, entities, body.as_of_unix, body.explain, x_request_id)
+    champion = served.predictor.model_set().champion.model
+    answers = await _scored(runtime, served, entities, body.as_of_unix, body.explain, x_request_id)
     if not any(isinstance(answer, Prediction) for answer in answers):
         errors = [a.error for a in answers if isinstance(a, ItemError)]
         if len(errors) == 1:

@@ -196,7 +196,7 @@ def test_metrics_label_versions_and_predictions_by_model(served: Served) -> None
     assert 'keel_model_version{alias="champion",model="delivery_minutes"}' in text
     assert 'keel_predictions_total{model="late_delivery"' in text
     spec = httpx.get(f"{served.url}/openapi.json").json()
-    links = spec["paths"]["/v1/models/{name}/predict"]["post"]["responses"]["200"]["links"]
+    links = spec["paths"]["/v1/models/{model}/predict"]["post"]["responses"]["200"]["links"]
     assert links["FeedbackOnPrediction"]["operationId"] == "feedback_v1_feedback_post"
 
 
