@@ -44,10 +44,31 @@ def check_can_bind(host: str, port: int) -> None:
 
 def check_servable(settings: Settings) -> None:
     """What the server needs before it starts, as one `KeelError` instead of a failed start-up:
-    the feature service applied in Feast's registry (whose database must answer)."""
-    from keel.feature_store import open_store, require_feature_service
+    the feature service of each model applied in Feast's registry (whose database must answer):
+    keel.yaml's models in its repo, else the churn example's in the workspace."""
+    from keel.project import discover_project
 
-    require_feature_service(open_store(settings), settings.feature_service)
+    project = discover_project()
+    if project is None:
+        from keel.feature_store import open_store, require_feature_service
+
+        require_feature_service(open_store(settings), settings.feature_service)
+        return
+    from feast.errors import FeatureServiceNotFoundException
+
+    from keel.errors import UnknownFeatureService
+    from keel.project_checks import open_store as open_project_store
+
+    store = open_project_store(project)
+    for model in project.models:
+        try:
+            store.get_feature_service(model.feature_service)
+        except FeatureServiceNotFoundException:
+            raise UnknownFeatureService(
+                f"{project.path}: model {model.name!r}: feature_service "
+                f"{model.feature_service!r} is not in the Feast registry of "
+                f"{project.feature_repo}: run `feast apply` there"
+            ) from None
 
 
 def free_port() -> int:

@@ -2,10 +2,13 @@
 
 Modules, one job each:
 
-- `app` builds the API (`create_app(settings)`); `routes` (predict, features, feedback) and
+- `app` builds the API (`create_app(settings)`); `routes` (predict: churn's `/v1/predict` and
+  every keel.yaml model's `/v1/models/{model}/predict`, features, feedback) and
   `ops_routes` (healthz, readyz, metrics, admin reload) are thin; `schemas` holds the bodies;
   `errors`, `auth` (bearer tokens with scopes) and `middleware` (body limit, metrics) guard it.
-- `runtime` holds what a running server owns; `model_cache` follows the `champion` and
+- `runtime` holds what a running server owns: one `model_service` per served model (its
+  predictor, batcher, request interface, alias state); `entity_request` checks a model's
+  columnar entities; `model_cache` follows the `champion` and
   `challenger` aliases; `predictor` scores (A/B, shadow); `batcher` scores concurrent requests
   together; `scoring` picks each version's fast path (`fast_trees`: Treelite; `fast_linear`,
   `fast_simple`: NumPy), proven equal on `scoring_probe` rows; `online_features` /

@@ -1,8 +1,9 @@
 """The serving API, built by `create_app(settings)`.
 
-Routes: `POST /v1/predict`, `POST /v1/features`, `POST /v1/feedback`, `GET /healthz`,
-`GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`, with a link
-from a prediction's `prediction_id` to the feedback body (clients and stateful testers follow it).
+Routes: `POST /v1/predict` (the churn example), `GET /v1/models`, `POST /v1/models/{model}/predict`
+(every model of keel.yaml), `POST /v1/features`, `POST /v1/feedback`, `GET /healthz`,
+`GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`, with links
+from a prediction's `prediction_id` to the feedback body (clients and stateful testers follow them).
 `/docs` (Swagger UI) and `/redoc` load their scripts and styles from this server
 (`fastapi-offline` bundles them), so they work on a machine without internet.
 The models are loaded at start-up and follow their aliases every `KEEL_RELOAD_INTERVAL` seconds.
@@ -94,12 +95,21 @@ def _document_links_and_body_errors(app: FastAPI) -> None:
                                 "content": {"application/json": {"schema": error}},
                             },
                         )
+            feedback = schema["paths"]["/v1/feedback"]["post"]["operationId"]
             predicted = schema["paths"]["/v1/predict"]["post"]["responses"]["200"]
             predicted["links"] = {
                 "FeedbackOnPrediction": {
-                    "operationId": schema["paths"]["/v1/feedback"]["post"]["operationId"],
+                    "operationId": feedback,
                     "requestBody": {"prediction_id": "$response.body#/prediction_id"},
                     "description": "Send the observed outcome of this prediction.",
+                }
+            }
+            by_model = schema["paths"]["/v1/models/{model}/predict"]["post"]["responses"]["200"]
+            by_model["links"] = {
+                "FeedbackOnPrediction": {
+                    "operationId": feedback,
+                    "requestBody": {"prediction_id": "$response.body#/predictions/0/prediction_id"},
+                    "description": "Send the observed outcome of the first prediction.",
                 }
             }
             app.openapi_schema = schema

@@ -69,8 +69,8 @@ class Metrics:
         )
         self.model_version = Gauge(
             "keel_model_version",
-            "Version served under each alias (0: none).",
-            ["alias"],
+            "Version served under each alias of each model (0: none).",
+            ["model", "alias"],
             registry=self.registry,
             multiprocess_mode="mostrecent",
         )

@@ -19,20 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
 from keel.errors import InvalidInput, ModelNotFound
-from keel.project import Task
 from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 from monitoring.validation import Expectations
-from registry.model_spec import TASK_TAG
+from registry.model_spec import SPEC_HASH_TAG, TASK_TAG, load_model_spec
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
 from serving.ids import new_prediction_id
 from serving.model_files_cache import CachedModel, ModelFilesCache
-from serving.prediction_log import PredictionRecord, ServedBy
+from serving.prediction_log import PredictionRecord, ServedBy, Task
 from serving.scoring import Scorer, choose_scorer
 
 logger = logging.getLogger(__name__)
@@ -40,6 +39,16 @@ logger = logging.getLogger(__name__)
 CHALLENGER = "challenger"
 THRESHOLD_TAG = "keel.threshold"
 DEFAULT_THRESHOLD = 0.5
+TASKS: tuple[Task, ...] = ("binary", "regression")
+
+
+def task_of(model: LoadedModel) -> Task:
+    """The version's task (tag `keel.task`), "binary" when absent (churn versions before it)."""
+    text = model.tags.get(TASK_TAG, "binary")
+    if text not in TASKS:
+        logger.warning("model %s v%s: ignoring %s=%r", model.name, model.version, TASK_TAG, text)
+        return "binary"
+    return cast(Task, text)
 
 
 def threshold_of(model: LoadedModel) -> float:
@@ -70,13 +79,24 @@ class ServedModel:
     expectations: Expectations | None = None
     scoring: str = "sklearn"
     """The scoring path (`serving.scoring.ScorerChoice.describe`), reported by `/readyz`."""
+    spec: dict[str, Any] | None = None
+    """The version's model spec (`registry.model_spec`); None for versions trained without one."""
 
     @classmethod
-    def of(cls, model: LoadedModel, expectations: Expectations | None = None) -> ServedModel:
+    def of(
+        cls,
+        model: LoadedModel,
+        expectations: Expectations | None = None,
+        spec: dict[str, Any] | None = None,
+    ) -> ServedModel:
         """Compiles the fast scorer once, checked against the pipeline on probe rows."""
         name = f"model {model.name} v{model.version}"
         choice = choose_scorer(model.pipeline, model.feature_columns, name=name)
-        return cls(model, threshold_of(model), choice.scorer, expectations, choice.describe())
+        return cls(model, threshold_of(model), choice.scorer, expectations, choice.describe(), spec)
+
+    @property
+    def task(self) -> Task:
+        return task_of(self.model)
 
     def record(
         self,
@@ -89,12 +109,11 @@ class ServedModel:
         request_id: str | None,
         served_by: ServedBy,
     ) -> PredictionRecord:
-        """The log record of one answer of this version: the entity, the score (and the label
-        at its threshold for a binary model), the features used and those that break its
-        reference expectations."""
+        """The log record of one answer of this version: score, label at its threshold (binary),
+        the features used and those that break its reference expectations."""
         model = self.model
+        task = self.task
         violations = None if self.expectations is None else self.expectations.violations(features)
-        task: Task = "regression" if model.tags.get(TASK_TAG) == "regression" else "binary"
         return PredictionRecord(
             prediction_id=new_prediction_id(),
             created_at=created_at,
@@ -138,6 +157,26 @@ class ModelSet:
 
 Loader = Callable[[MlflowClient, ModelVersion], LoadedModel]
 ExpectationsLoader = Callable[[MlflowClient, ModelVersion], Expectations | None]
+SpecLoader = Callable[[MlflowClient, ModelVersion], dict[str, Any] | None]
+
+
+def load_spec(client: MlflowClient, version: ModelVersion) -> dict[str, Any] | None:
+    """The version's model spec; None when it has none (churn versions), or, with a warning,
+    when it is unreadable: serving then takes the interface from the feature service."""
+    from mlflow.exceptions import MlflowException
+
+    if SPEC_HASH_TAG not in (version.tags or {}):
+        return None
+    try:
+        return load_model_spec(client, version.name, str(version.version))
+    except (MlflowException, OSError, ValueError, ModelNotFound) as error:
+        logger.warning(
+            "model %s v%s: unusable model spec (%s): its interface comes from the feature service",
+            version.name,
+            version.version,
+            str(error).splitlines()[0] if str(error) else type(error).__name__,
+        )
+        return None
 
 
 def _load(client: MlflowClient, version: ModelVersion) -> LoadedModel:
@@ -179,6 +218,7 @@ class ModelCache:
         *,
         loader: Loader | None = None,
         expectations_loader: ExpectationsLoader = load_expectations,
+        spec_loader: SpecLoader = load_spec,
         files: ModelFilesCache | None = None,
         probe: Callable[[], None] | None = None,
     ) -> None:
@@ -190,10 +230,17 @@ class ModelCache:
         self._probe = probe
         self._loader = loader or (files.download if files is not None else _load)
         self._expectations_loader = expectations_loader
+        self._spec_loader = spec_loader
         self._loaded: dict[str, LoadedModel] = {}
         self._expectations: dict[str, Expectations | None] = {}
+        self._specs: dict[str, dict[str, Any] | None] = {}
         self._refresh_lock = threading.Lock()
         self._current: ModelSet | None = None
+
+    @property
+    def name(self) -> str:
+        """The registered model whose aliases this cache follows."""
+        return self._name
 
     @property
     def current(self) -> ModelSet | None:
@@ -278,4 +325,8 @@ class ModelCache:
             self._loaded[key] = self._loader(self._client, version)
         if key not in self._expectations:  # once per version: one warning when it has none
             self._expectations[key] = self._expectations_loader(self._client, version)
-        return ServedModel.of(replace(self._loaded[key], alias=alias), self._expectations[key])
+        if key not in self._specs:
+            self._specs[key] = self._spec_loader(self._client, version)
+        return ServedModel.of(
+            replace(self._loaded[key], alias=alias), self._expectations[key], self._specs[key]
+        )

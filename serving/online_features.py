@@ -1,14 +1,17 @@
 """Online features of one feature service, read through Feast.
 
-`FeatureSource` is what the predictor needs: feature values per customer, None for a customer
-without any stored feature (unknown). `FeastOnlineFeatures` is the reference implementation;
-`direct_features.py` reads Feast's SQLite online store faster, in Feast's own format.
+`FeatureSource` is what the predictor needs: the features of the service per entity (its join
+keys and request fields), None for an entity without any stored feature (unknown).
+`FeastOnlineFeatures` is the reference implementation for any service (any join keys, string or
+int, composite; request fields passed to Feast's on-demand views); `direct_features.py` reads
+Feast's online stores faster, in Feast's own format. `CustomerFeatures` adapts a source that only
+reads churn customers (`get_many(customer_ids)`) to the protocol.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -19,7 +22,8 @@ from keel.errors import OnlineStoreUnavailable, UnknownEntity
 
 KEY = "customer_id"
 REQUEST_FIELD = "as_of_unix"
-"""The request-time field of the on-demand view (Feast `RequestSource` `request_context`)."""
+"""The request-time field of churn's on-demand view (Feast `RequestSource` `request_context`);
+a request field of this name gets the scoring time when a request leaves it out."""
 
 Features = dict[str, Any]
 
@@ -49,13 +53,32 @@ def online_store_errors(where: str) -> Iterator[None]:
 
 
 class FeatureSource(Protocol):
+    service: str
+    """The feature service's name."""
+    join_keys: list[str]
+    """In the service's order."""
+    request_fields: list[str]
+    """Of its on-demand views."""
+    stored_features: list[str]
+
+    def get_rows(
+        self, entities: Sequence[Mapping[str, Any]], *, as_of_unix: int | None = None
+    ) -> list[Features | None]:
+        """One mapping per entity holding its join keys and request fields; a request field named
+        `as_of_unix` missing from the mapping gets `as_of_unix` (default: now). Features of the
+        service per entity; None for an entity without any stored feature (unknown)."""
+        ...
+
+
+class CustomerSource(Protocol):
+    """A churn-only source: features per `customer_id` (the direct readers before they were
+    generic)."""
+
     stored_features: list[str]
 
     def get_many(
         self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
-    ) -> list[Features | None]:
-        """Feature name -> value (None where absent) per customer; None for unknown customers."""
-        ...
+    ) -> list[Features | None]: ...
 
 
 def stored_feature_names(store: FeatureStore, service: FeatureService) -> list[str]:
@@ -68,34 +91,95 @@ def stored_feature_names(store: FeatureStore, service: FeatureService) -> list[s
     ]
 
 
+def entity_rows(
+    entities: Sequence[Mapping[str, Any]],
+    join_keys: Sequence[str],
+    request_fields: Sequence[str],
+    as_of_unix: int | None,
+) -> list[dict[str, Any]]:
+    """Feast's entity rows: each entity's join keys and request fields, `as_of_unix` filled in."""
+    as_of = int(time.time()) if as_of_unix is None else as_of_unix
+    rows = []
+    for entity in entities:
+        row = {key: entity[key] for key in join_keys}
+        for name in request_fields:
+            row[name] = entity[name] if name in entity or name != REQUEST_FIELD else as_of
+        rows.append(row)
+    return rows
+
+
 class FeastOnlineFeatures:
-    """`FeatureStore.get_online_features` for the service (works with every online store)."""
+    """`FeatureStore.get_online_features` for any service (works with every online store)."""
 
     def __init__(self, store: FeatureStore, feature_service: str) -> None:
+        from keel.project_checks import service_schema
+
         self._store = store
         self._service: FeatureService = store.get_feature_service(feature_service)
+        schema = service_schema(store, self._service)
+        self.service = feature_service
+        self.join_keys = [key.name for key in schema.join_keys]
+        self.request_fields = [field.name for field in schema.request_fields]
         self.stored_features = stored_feature_names(store, self._service)
+        self._served = [f.name for p in self._service.feature_view_projections for f in p.features]
         self._where = f"Feast {store.config.online_store.type} online store"
 
-    def get_many(
-        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
+    def get_rows(
+        self, entities: Sequence[Mapping[str, Any]], *, as_of_unix: int | None = None
     ) -> list[Features | None]:
-        as_of = int(time.time()) if as_of_unix is None else as_of_unix
-        rows = [{KEY: customer_id, REQUEST_FIELD: as_of} for customer_id in customer_ids]
+        if not entities:
+            return []
+        rows = entity_rows(entities, self.join_keys, self.request_fields, as_of_unix)
         with online_store_errors(self._where):
             columns = self._store.get_online_features(
                 features=self._service, entity_rows=rows
             ).to_dict()
         out: list[Features | None] = []
-        for i in range(len(customer_ids)):
-            features = {
-                name: column[i]
-                for name, column in columns.items()
-                if name not in (KEY, REQUEST_FIELD)
-            }
+        for i in range(len(rows)):
+            features = {name: columns[name][i] for name in self._served if name in columns}
             known = any(features.get(name) is not None for name in self.stored_features)
             out.append(features if known else None)
         return out
+
+    def get_many(
+        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
+    ) -> list[Features | None]:
+        """Churn's form: features per `customer_id`."""
+        return self.get_rows([{KEY: c} for c in customer_ids], as_of_unix=as_of_unix)
+
+
+class CustomerFeatures:
+    """A `FeatureSource` over a churn-only source (`get_many`): key `customer_id`, request field
+    `as_of_unix` (a request's own value wins over the call's)."""
+
+    def __init__(self, source: CustomerSource, service: str) -> None:
+        self.source = source
+        self.service = service
+        self.join_keys = [KEY]
+        self.request_fields = [REQUEST_FIELD]
+        self.stored_features = source.stored_features
+
+    def get_rows(
+        self, entities: Sequence[Mapping[str, Any]], *, as_of_unix: int | None = None
+    ) -> list[Features | None]:
+        out: list[Features | None] = [None] * len(entities)
+        by_time: dict[int | None, list[int]] = {}
+        for i, entity in enumerate(entities):
+            by_time.setdefault(entity.get(REQUEST_FIELD, as_of_unix), []).append(i)
+        for as_of, indexes in by_time.items():
+            ids = [int(entities[i][KEY]) for i in indexes]
+            for i, features in zip(
+                indexes, self.source.get_many(ids, as_of_unix=as_of), strict=True
+            ):
+                out[i] = features
+        return out
+
+
+def as_feature_source(source: FeatureSource | CustomerSource, service: str) -> FeatureSource:
+    """`source` itself when it reads any entity, else `CustomerFeatures` over it."""
+    if hasattr(source, "get_rows"):
+        return source  # type: ignore[return-value]
+    return CustomerFeatures(source, service)
 
 
 class OnlineFeatures(FeastOnlineFeatures):

@@ -1,15 +1,16 @@
-"""The hot path: online features -> the customer's model (A/B) -> log records -> answers.
+"""The hot path: online features -> the entity's model version (A/B) -> log records -> answers.
 
 `Predictor.predict` is synchronous and does no I/O except the online-store read; the caller
 commits `Scored.records` to the prediction log before it answers. Each record names the features
 that break its version's reference expectations (`violations`): flagged, still answered.
+An entity is a mapping of the feature service's join keys (and request fields) to values.
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,16 +19,24 @@ import pandas as pd
 
 from keel.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
 from serving.model_cache import ModelCache, ModelSet, ServedModel
-from serving.online_features import Features, FeatureSource
-from serving.prediction_log import PredictionRecord, ServedBy
+from serving.online_features import (
+    KEY,
+    CustomerSource,
+    Features,
+    FeatureSource,
+    as_feature_source,
+)
+from serving.prediction_log import PredictionRecord, ServedBy, entity_key
 from training.explain import linear_contributions, top_contributions
 
 EXPLAIN_TOP = 5
+Entity = Mapping[str, Any]
 
 
-def challenger_bucket(customer_id: int, share: float) -> bool:
-    """True for a sticky `share` of customers: a stable hash of the id, not Python's `hash`."""
-    digest = hashlib.blake2b(str(customer_id).encode(), digest_size=8).digest()
+def challenger_bucket(entity_id: Any, share: float) -> bool:
+    """True for a sticky `share` of entities: a stable hash of the id (a single join key's
+    value, or the canonical JSON of several), not Python's `hash`."""
+    digest = hashlib.blake2b(str(entity_id).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64 < share
 
 
@@ -36,6 +45,11 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def describe_entity(entity: Mapping[str, Any]) -> str:
+    """`customer_id 5`, `courier_id 'c1', zone_id 'z2'`: an entity in an error message."""
+    return ", ".join(f"{key} {value!r}" for key, value in entity.items())
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,8 @@ class Prediction:
 
 @dataclass(frozen=True)
 class ItemError:
-    customer_id: int
+    entity: dict[str, Any]
+    """The join keys of the entity that could not be answered."""
     error: KeelError
 
 
@@ -59,55 +74,72 @@ class Scored:
 
 
 class Predictor:
-    """Scores customers with the cached models and builds the log records of the answers."""
+    """Scores entities with the cached models and builds the log records of the answers."""
 
     def __init__(
         self,
         models: ModelCache,
-        features: FeatureSource,
+        features: FeatureSource | CustomerSource,
         *,
         code_commit: str,
         challenger_share: float = 0.0,
         shadow: bool = False,
     ) -> None:
         self.models = models
-        self.features = features
+        self.features = as_feature_source(features, getattr(features, "service", ""))
         self._code_commit = code_commit
         self._share = challenger_share
         self._shadow = shadow
 
+    @property
+    def name(self) -> str:
+        """The registered model served."""
+        return self.models.name
+
     def model_set(self) -> ModelSet:
         current = self.models.current
         if current is None:
-            raise ModelNotReady("no model loaded yet: train one with `keel train`, then retry")
+            name = self.models.name
+            raise ModelNotReady(
+                f"model {name}: no champion loaded yet: train one with `keel train`, or "
+                f"`keel models promote {name}/<version> --alias champion`, then retry"
+            )
         return current
+
+    def predict_customers(
+        self, customer_ids: Sequence[int], **options: Any
+    ) -> Scored:  # churn's form, for callers that score customers
+        return self.predict([{KEY: c} for c in customer_ids], **options)
 
     def predict(
         self,
-        customer_ids: Sequence[int],
+        entities: Sequence[Entity],
         *,
         as_of_unix: int | None = None,
         explain: bool = False,
         request_id: str | None = None,
         request_ids: Sequence[str | None] | None = None,
     ) -> Scored:
-        """Score `customer_ids` (answers in that order); `request_ids` gives one request id
-        per customer when several requests are scored together."""
+        """Score `entities` (answers in that order); `request_ids` gives one request id per
+        entity when several requests are scored together."""
         models = self.model_set()
-        ids = list(request_ids) if request_ids is not None else [request_id] * len(customer_ids)
-        values = self.features.get_many(customer_ids, as_of_unix=as_of_unix)
+        ids = list(request_ids) if request_ids is not None else [request_id] * len(entities)
+        keys = self.features.join_keys
+        values = self.features.get_rows(entities, as_of_unix=as_of_unix)
         now = datetime.now(UTC)
-        groups: dict[ServedBy, list[tuple[int, int, Features]]] = {}
+        groups: dict[ServedBy, list[tuple[int, dict[str, Any], Features]]] = {}
         answers: list[Prediction | ItemError | None] = []
-        for i, (customer_id, features) in enumerate(zip(customer_ids, values, strict=True)):
+        for i, (entity, features) in enumerate(zip(entities, values, strict=True)):
+            joined = {key: entity[key] for key in keys}
             if features is None:
-                answers.append(ItemError(customer_id, _unknown(customer_id)))
+                answers.append(ItemError(joined, _unknown(joined)))
                 continue
             answers.append(None)
             role: ServedBy = "champion"
-            if models.challenger and challenger_bucket(customer_id, self._share):
+            bucket = joined[keys[0]] if len(keys) == 1 else entity_key(joined)
+            if models.challenger and challenger_bucket(bucket, self._share):
                 role = "challenger"
-            groups.setdefault(role, []).append((i, customer_id, features))
+            groups.setdefault(role, []).append((i, joined, features))
         shadow_records: list[PredictionRecord] = []
         for role, members in groups.items():
             served = models.champion if role == "champion" else models.challenger
@@ -129,24 +161,24 @@ class Predictor:
         self,
         served: ServedModel,
         role: ServedBy,
-        members: list[tuple[int, int, Features]],
+        members: list[tuple[int, dict[str, Any], Features]],
         now: datetime,
         request_ids: list[str | None],
         explain: bool,
     ) -> list[Prediction]:
         rows = [features for _, _, features in members]
-        probabilities = served.scorer(rows)
+        scores = served.scorer(rows)
         explanations: list[list[tuple[str, float]] | None] = [None] * len(rows)
         if explain:
             explanations = list(_explain(served, rows))
         out = []
-        for (i, customer_id, features), probability, explanation in zip(
-            members, probabilities, explanations, strict=True
+        for (i, entity, features), score, explanation in zip(
+            members, scores, explanations, strict=True
         ):
             logged = {name: _plain(value) for name, value in features.items()}
             record = served.record(
-                entity={"customer_id": customer_id},
-                score=probability,
+                entity=entity,
+                score=score,
                 features=logged,
                 created_at=now,
                 code_commit=self._code_commit,
@@ -159,8 +191,9 @@ class Predictor:
         return out
 
 
-def _unknown(customer_id: int) -> UnknownEntity:
-    return UnknownEntity(f"customer_id {customer_id} has no online features: unknown customer")
+def _unknown(entity: Mapping[str, Any]) -> UnknownEntity:
+    what = "customer" if list(entity) == [KEY] else "entity"
+    return UnknownEntity(f"{describe_entity(entity)} has no online features: unknown {what}")
 
 
 def _explain(served: ServedModel, rows: list[Features]) -> list[list[tuple[str, float]]]:

@@ -1,4 +1,8 @@
-"""Prediction, feature and feedback routes: parse, call one domain function, shape the answer."""
+"""Prediction, feature and feedback routes: parse, call one domain function, shape the answer.
+
+`POST /v1/predict` answers the built-in churn example (`customer_id` / `customers`);
+`POST /v1/models/{model}/predict` any served model, in Feast's columnar request shape;
+`GET /v1/models` lists the served models and what their requests hold."""
 
 from __future__ import annotations
 
@@ -9,10 +13,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from keel.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from keel.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnknownEntity
 from serving.auth import require
+from serving.entity_request import entity_rows
 from serving.features_api import online_features_response
-from serving.prediction_log import Feedback
+from serving.model_service import ModelService
+from serving.online_features import KEY
+from serving.prediction_log import Feedback, PredictionRecord
 from serving.predictor import ItemError, Prediction
 from serving.runtime import Runtime
 from serving.schemas import (
@@ -21,8 +28,12 @@ from serving.schemas import (
     FeaturesRequest,
     FeedbackRequest,
     FeedbackResponse,
+    ModelPredictRequest,
+    ModelPredictResponse,
     PredictRequest,
     PredictResponse,
+    ServedModelInfo,
+    ServedModels,
 )
 
 router = APIRouter()
@@ -73,7 +84,7 @@ def _answer(prediction: Prediction) -> dict[str, Any]:
     record = prediction.record
     body: dict[str, Any] = {
         "prediction_id": record.prediction_id,
-        "customer_id": record.entity["customer_id"],
+        "customer_id": record.entity[KEY],
         "churn_probability": record.score,
         "label": record.label,
         "model": {
@@ -92,7 +103,7 @@ def _answer(prediction: Prediction) -> dict[str, Any]:
 def _item_error(item: ItemError) -> dict[str, Any]:
     """An `ItemErrorBody` as a plain dict."""
     return {
-        "customer_id": item.customer_id,
+        "customer_id": item.entity[KEY],
         "error": type(item.error).__name__,
         "detail": item.error.message,
         "status": item.error.status_code,
@@ -118,14 +129,10 @@ async def predict(request: Request, body: PredictRequest) -> JSONResponse:
             f"customers: {len(customers)} customers, at most {runtime.settings.max_batch} "
             "per request (KEEL_MAX_BATCH)"
         )
-    if body.as_of_unix is None and not body.explain:
-        answers = await runtime.batcher.predict(customers, request_id=x_request_id)
-    else:
-        scored = runtime.predictor.predict(
-            customers, as_of_unix=body.as_of_unix, explain=body.explain, request_id=x_request_id
-        )
-        await runtime.commit(scored.records)
-        answers = scored.answers
+    entities = [{KEY: customer} for customer in customers]
+    answers = await _scored(
+        runtime, runtime.default, entities, body.as_of_unix, body.explain, x_request_id
+    )
     if body.customer_id is not None:
         (answer,) = answers
         if isinstance(answer, ItemError):
@@ -136,6 +143,122 @@ async def predict(request: Request, body: PredictRequest) -> JSONResponse:
             "predictions": [
                 _answer(a) if isinstance(a, Prediction) else _item_error(a) for a in answers
             ]
+        }
+    )
+
+
+async def _scored(
+    runtime: Runtime,
+    model: ModelService,
+    entities: list[dict[str, Any]],
+    as_of_unix: int | None,
+    explain: bool,
+    request_id: str | None,
+) -> list[Prediction | ItemError]:
+    """The model's answers for `entities`, durable in the log once this returns."""
+    if as_of_unix is None and not explain:
+        return await model.batcher.predict(entities, request_id=request_id)
+    scored = model.predictor.predict(
+        entities, as_of_unix=as_of_unix, explain=explain, request_id=request_id
+    )
+    await runtime.commit(scored.records)
+    return scored.answers
+
+
+def _ref(record: PredictionRecord) -> dict[str, Any]:
+    return {"name": record.model_name, "version": record.model_version, "alias": record.model_alias}
+
+
+def _model_answer(prediction: Prediction, champion: dict[str, Any]) -> dict[str, Any]:
+    """A `ModelPrediction` as a plain dict: join keys, then the task's outputs."""
+    record = prediction.record
+    body: dict[str, Any] = {**record.entity, "prediction_id": record.prediction_id}
+    if record.task == "binary":
+        body["probability"] = record.score
+        body["label"] = record.label
+    else:
+        body["prediction"] = record.score
+    if _ref(record) != champion:
+        body["model"] = _ref(record)
+    if prediction.missing_features:
+        body["missing_features"] = prediction.missing_features
+    if prediction.explanation is not None:
+        body["explanation"] = [{"feature": f, "contribution": c} for f, c in prediction.explanation]
+    return body
+
+
+def _model_item_error(item: ItemError) -> dict[str, Any]:
+    return {
+        **item.entity,
+        "error": type(item.error).__name__,
+        "detail": item.error.message,
+        "status": item.error.status_code,
+    }
+
+
+@router.get("/v1/models", response_model=ServedModels, dependencies=[Depends(require("predict"))])
+async def models(runtime: RuntimeDep) -> ServedModels:
+    """Every served model: its aliases and versions, feature service, join keys, request fields,
+    task and scoring path."""
+    listed = []
+    for name, model in runtime.models.items():
+        current = model.predictor.models.current
+        interface = model.interface
+        task = model.task
+        if task is None and runtime.project is not None:
+            task = runtime.project.model(name).task
+        listed.append(
+            ServedModelInfo(
+                name=name,
+                status="ready" if current is not None else "no champion",
+                aliases=current.versions() if current else {"champion": None, "challenger": None},
+                feature_service=interface.service,
+                join_keys=list(interface.join_keys),
+                request_fields=list(interface.request_fields),
+                task=task,  # type: ignore[arg-type]
+                scoring=current.scoring() if current else None,
+                predict_path=model.route,
+            )
+        )
+    return ServedModels(models=listed)
+
+
+@router.post(
+    "/v1/models/{model}/predict",
+    response_model=ModelPredictResponse,
+    response_model_exclude_none=True,
+    responses=ERRORS,
+    dependencies=[Depends(require("predict"))],
+    openapi_extra={"parameters": [REQUEST_ID_PARAMETER]},
+)
+async def predict_model(model: str, request: Request, body: ModelPredictRequest) -> JSONResponse:
+    """Score entities of `model` (Feast's request shape: join keys and request fields as
+    columns); every answer is logged before it is sent. An unknown entity's item has `error`
+    and `status` 404; when every entity is unknown the answer is a 404."""
+    runtime: Runtime = request.app.state.runtime
+    x_request_id = _request_id(request)
+    served = runtime.model(model)
+    entities = entity_rows(
+        model, served.interface, body.entities, max_rows=runtime.settings.max_batch
+    )
+    champion = served.predictor.model_set().champion.model
+    answers = await _scored(runtime, served, entities, body.as_of_unix, body.explain, x_request_id)
+    if not any(isinstance(answer, Prediction) for answer in answers):
+        errors = [a.error for a in answers if isinstance(a, ItemError)]
+        if len(errors) == 1:
+            raise errors[0]
+        raise UnknownEntity(
+            f"entities: none of the {len(errors)} entities has online features "
+            f"({errors[0].message}; ...)"
+        )
+    ref = {"name": champion.name, "version": champion.version, "alias": champion.alias}
+    return JSONResponse(
+        {
+            "model": ref,
+            "predictions": [
+                _model_answer(a, ref) if isinstance(a, Prediction) else _model_item_error(a)
+                for a in answers
+            ],
         }
     )
 

@@ -1,7 +1,10 @@
-"""What a running server holds: the predictor, the log, the store, metrics and auth.
+"""What a running server holds: one `ModelService` per served model, the log, the store,
+metrics and auth.
 
-Built once at start-up (`Runtime.start`), kept on `app.state.runtime`, closed at shutdown. The
-alias-following loop (`follow_aliases`) runs beside the requests.
+Built once at start-up (`Runtime.start`), kept on `app.state.runtime`, closed at shutdown. With a
+keel.yaml (`keel.project.discover_project`) every model of it is served from the project's Feast
+repo; without one, the built-in churn example's model (`KEEL_MODEL_NAME`). The alias-following
+loop (`follow_aliases`) runs beside the requests.
 """
 
 from __future__ import annotations
@@ -9,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from feast import FeatureStore
 
 from keel.backends import redact_url
-from keel.errors import KeelError, LogUnavailable, RegistryUnavailable
-from keel.feature_store import open_store
+from keel.errors import LogUnavailable, NotFound
+from keel.project import Project, discover_project
 from keel.provenance import code_commit
 from keel.settings import Settings
 from registry.client import mlflow_client
@@ -24,6 +28,7 @@ from serving.log_disk import disk_problem
 from serving.metrics import Metrics
 from serving.model_cache import ModelCache
 from serving.model_files_cache import ModelFilesCache
+from serving.model_service import Interface, ModelService
 from serving.online_features import FeastOnlineFeatures, FeatureSource
 from serving.prediction_log import PredictionLog, PredictionRecord, open_prediction_log
 from serving.predictor import Predictor
@@ -31,20 +36,44 @@ from serving.registry_probe import registry_probe
 
 logger = logging.getLogger(__name__)
 
+CHURN_ROUTE = "/v1/predict"
 
-def feature_source(store: FeatureStore, settings: Settings) -> FeatureSource:
-    """Direct reads of the SQLite or Redis online store when enabled, else Feast's own API."""
+
+def feature_source(store: FeatureStore, service: str, settings: Settings) -> FeatureSource:
+    """Direct reads of the SQLite or Redis online store when enabled and able to read the
+    service (`DirectReadsUnsupported` names what they cannot reproduce), else Feast's own API."""
+    from serving import direct_features
+    from serving.on_demand_views import DirectReadsUnsupported
+
     kind = store.config.online_store.type
-    if settings.direct_online_reads and kind == "sqlite":
-        from serving.direct_features import DirectSqliteFeatures
+    if not settings.direct_online_reads or kind not in ("sqlite", "redis"):
+        return FeastOnlineFeatures(store, service)
+    try:
+        if kind == "sqlite":
+            return direct_features.DirectSqliteFeatures(store, service)
+        client = direct_features.redis_client(settings.redis_url, timeout=settings.online_timeout)
+        return direct_features.DirectRedisFeatures(store, service, client)
+    except DirectReadsUnsupported as reason:
+        logger.info("feature service %s: Feast's own reads (%s)", service, reason)
+        return FeastOnlineFeatures(store, service)
 
-        return DirectSqliteFeatures(store, settings.feature_service)
-    if settings.direct_online_reads and kind == "redis":
-        from serving.direct_features import DirectRedisFeatures, redis_client
 
-        client = redis_client(settings.redis_url, timeout=settings.online_timeout)
-        return DirectRedisFeatures(store, settings.feature_service, client)
-    return FeastOnlineFeatures(store, settings.feature_service)
+def registry_interface(store: FeatureStore | None, source: FeatureSource) -> Interface:
+    """The service's join keys and request fields with their Feast types (from the registry)."""
+    if store is None:  # an in-memory runtime: names only
+        return Interface(
+            source.service,
+            dict.fromkeys(source.join_keys, ""),
+            dict.fromkeys(source.request_fields, ""),
+        )
+    from keel.project_checks import service_schema
+
+    schema = service_schema(store, store.get_feature_service(source.service))
+    return Interface(
+        source.service,
+        {key.name: key.dtype for key in schema.join_keys},
+        {f.name: f.dtype for f in schema.request_fields},
+    )
 
 
 def log_location(settings: Settings) -> str:
@@ -69,22 +98,69 @@ def _reason(error: BaseException) -> str:
 class Runtime:
     settings: Settings
     store: FeatureStore
-    predictor: Predictor
+    predictors: Sequence[Predictor] | Predictor
+    """One per served model (a single one: that model alone)."""
     log: PredictionLog
     metrics: Metrics
-    batcher: MicroBatcher = field(init=False)
-    registry_status: str = field(init=False, default="ok")
-    """`ok`, or why the aliases cannot be followed and what is served meanwhile (`/readyz`)."""
+    project: Project | None = None
+    """The keel.yaml served; None: the built-in churn example."""
+    models: dict[str, ModelService] = field(init=False)
+    """Every served model by name, in keel.yaml's order."""
     log_error: str | None = field(init=False, default=None)
     """Why the last commit of the prediction log failed; None once a commit succeeds."""
     log_failed_at: float = field(init=False, default=0.0)
-    alias_problem: str | None = field(init=False, default=None)
-    """What the last alias check could not do and what is served meanwhile; logged on change."""
 
     def __post_init__(self) -> None:
-        self.batcher = MicroBatcher(
-            self.predictor, self.commit, max_customers=self.settings.max_batch
-        )
+        if isinstance(self.predictors, Predictor):
+            self.predictors = [self.predictors]
+        self.models = {}
+        for predictor in self.predictors:
+            churn = self.project is None and predictor.name == self.settings.model_name
+            self.models[predictor.name] = ModelService(
+                predictor,
+                MicroBatcher(predictor, self.commit, max_entities=self.settings.max_batch),
+                registry_interface(self.store, predictor.features),
+                CHURN_ROUTE if churn else f"/v1/models/{predictor.name}/predict",
+            )
+
+    def model(self, name: str) -> ModelService:
+        """The served model `name`, or `NotFound` naming the served ones."""
+        served = self.models.get(name)
+        if served is None:
+            names = ", ".join(self.models) or "none"
+            raise NotFound(f"model {name!r} is not served here; served models: {names}")
+        return served
+
+    @property
+    def default(self) -> ModelService:
+        """The model `/v1/predict` (`customer_id`) answers: `KEEL_MODEL_NAME` (churn)."""
+        return self.model(self.settings.model_name)
+
+    @property
+    def predictor(self) -> Predictor:
+        """The default model's predictor."""
+        return self.default.predictor
+
+    @property
+    def batcher(self) -> MicroBatcher:
+        return self.default.batcher
+
+    @property
+    def registry_status(self) -> str:
+        """`ok`, or each model's registry trouble (`/readyz`)."""
+        troubled = {
+            n: m.registry_status for n, m in self.models.items() if m.registry_status != "ok"
+        }
+        if not troubled:
+            return "ok"
+        if len(self.models) == 1:
+            return next(iter(troubled.values()))
+        return "; ".join(f"{name}: {status}" for name, status in troubled.items())
+
+    @property
+    def alias_problem(self) -> str | None:
+        problems = [m.alias_problem for m in self.models.values() if m.alias_problem]
+        return "; ".join(problems) if problems else None
 
     async def commit(self, records: list[PredictionRecord]) -> None:
         """Make `records` durable before anything is answered; count them and, per feature,
@@ -112,100 +188,57 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
+        """Every model of keel.yaml (or churn's), each on its first alias check."""
         from keel.workspace import Workspace
 
-        store = open_store(settings, online_timeout=settings.online_timeout)
+        project = discover_project()
+        if project is None:
+            from keel.feature_store import open_store
+
+            store = open_store(settings, online_timeout=settings.online_timeout)
+            served = [(settings.model_name, settings.feature_service)]
+        else:
+            from keel.project_checks import open_store as open_project_store
+
+            store = open_project_store(project)
+            served = [(model.name, model.feature_service) for model in project.models]
         cache_dir = Workspace.from_settings(settings).model_cache_dir
-        models = ModelCache(
-            mlflow_client(settings),
-            settings.model_name,
-            files=ModelFilesCache(cache_dir, settings.model_name),
-            probe=registry_probe(settings),
-        )
-        predictor = Predictor(
-            models,
-            feature_source(store, settings),
-            code_commit=code_commit(),
-            challenger_share=settings.challenger_share,
-            shadow=settings.shadow,
-        )
+        client = mlflow_client(settings)
+        probe = registry_probe(settings)
+        commit = code_commit()
+        predictors = [
+            Predictor(
+                ModelCache(client, name, files=ModelFilesCache(cache_dir, name), probe=probe),
+                feature_source(store, service, settings),
+                code_commit=commit,
+                challenger_share=settings.challenger_share,
+                shadow=settings.shadow,
+            )
+            for name, service in served
+        ]
         log = open_prediction_log(settings)
-        runtime = cls(settings, store, predictor, log, metrics)
-        try:
-            runtime.reload()
-        except RegistryUnavailable as error:  # serve the champion cached by an earlier start
-            cached = models.restore()
-            if cached is None:
-                runtime.registry_status = "unreachable, no cached champion"
-                runtime.note_alias_problem(error)
-            else:
-                logger.warning(
-                    "registry unreachable (%s): serving cached champion %s v%s, loaded at %s, "
-                    "until the registry answers",
-                    error.message,
-                    cached.model.name,
-                    cached.model.version,
-                    cached.loaded_at.isoformat(timespec="seconds"),
-                )
-                runtime.registry_status = (
-                    f"unreachable, serving cached champion v{cached.model.version}"
-                )
-                runtime.publish_versions()
-                runtime.alias_problem = runtime.describe_alias_problem(error)  # said above
-        except KeelError as error:  # no champion yet: serve 503 until one appears
-            runtime.note_alias_problem(error)
+        runtime = cls(settings, store, predictors, log, metrics, project)
+        for model in runtime.models.values():
+            model.start(metrics)
         return runtime
 
     def reload(self) -> bool:
-        """Follow the aliases now; True when the served versions changed."""
-        try:
-            changed = self.predictor.models.refresh()
-        except RegistryUnavailable:
-            self.metrics.reloads.labels("failed").inc()
-            current = self.predictor.models.current
-            if current is None:
-                self.registry_status = "unreachable, no model loaded"
-            elif not self.registry_status.startswith("unreachable"):
-                loaded = current.champion.model.version
-                self.registry_status = f"unreachable, serving loaded champion v{loaded}"
-            raise
-        except Exception:
-            self.metrics.reloads.labels("failed").inc()
-            raise
-        if self.registry_status != "ok":
-            logger.info("registry reachable again: following the aliases")
-        self.registry_status = "ok"
-        self.metrics.reloads.labels("changed" if changed else "unchanged").inc()
-        self.publish_versions()
+        """Follow every model's aliases now; True when any served version changed. Every
+        model is checked; the first failure is raised afterwards."""
+        changed = False
+        failure: Exception | None = None
+        for model in self.models.values():
+            try:
+                changed = model.reload(self.metrics) or changed
+            except Exception as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
         return changed
 
     def publish_versions(self) -> None:
-        """`keel_model_version{alias}`: the version each alias points to (0: none)."""
-        current = self.predictor.models.current
-        if current is not None:
-            for alias, version in current.versions().items():
-                self.metrics.model_version.labels(alias).set(float(version or 0))
-
-    def describe_alias_problem(self, error: Exception) -> str:
-        """A failed alias check in words: why, what is served meanwhile, and what to do."""
-        why = error.message if isinstance(error, KeelError) else _reason(error)
-        current = self.predictor.models.current
-        if current is None:
-            name = self.settings.model_name
-            return (
-                f"no model to serve and none cached ({why}): not ready, /v1/predict answers 503 "
-                f"until {name}@champion exists; run `keel train`, or `keel models promote "
-                f"{name}/<version> --alias champion`"
-            )
-        served = ", ".join(f"{alias} v{v}" for alias, v in current.versions().items() if v)
-        return f"alias check failed ({why}); still serving the loaded models: {served}"
-
-    def note_alias_problem(self, error: Exception) -> None:
-        """Log a failed alias check once, and again only when what it says changes."""
-        problem = self.describe_alias_problem(error)
-        if problem != self.alias_problem:
-            logger.warning("%s", problem)
-        self.alias_problem = problem
+        for model in self.models.values():
+            model.publish_versions(self.metrics)
 
     async def follow_aliases(self) -> None:
         """Check the aliases every `reload_interval` seconds; a failed check keeps serving."""
@@ -214,18 +247,9 @@ class Runtime:
             await self.check_aliases()
 
     async def check_aliases(self) -> None:
-        """One alias check; a failure is logged when it differs from the last one, a recovery
-        once."""
-        try:
-            await asyncio.to_thread(self.reload)
-        except Exception as error:
-            self.note_alias_problem(error)
-            return
-        if self.alias_problem is not None:
-            current = self.predictor.models.current
-            served = current.versions() if current else {}
-            logger.info("alias check succeeded again: serving %s", served)
-        self.alias_problem = None
+        """One alias check of every model (see `ModelService.check_aliases`)."""
+        for model in self.models.values():
+            await asyncio.to_thread(model.check_aliases, self.metrics)
 
     def log_problem(self) -> str | None:
         """Why the prediction log cannot take records now, or None: the local log's disk is

@@ -171,6 +171,82 @@ class FeedbackResponse(BaseModel):
     status: Literal["recorded", "unchanged"]
 
 
+class ModelPredictRequest(RequestBody):
+    """Score entities of one model, in Feast's request shape: join keys and request fields as
+    columns of equal length."""
+
+    entities: dict[Annotated[str, Field(max_length=200)], list[EntityValue]] = Field(
+        description='Join keys and request fields, columnar: {"courier_id": ["c1", "c2"], '
+        '"distance_km": [3.2, 1.5]}',
+        max_length=100,
+    )
+    as_of_unix: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=MAX_UNIX,
+        description="Value of a request field named `as_of_unix` the entities leave out "
+        "(default now).",
+    )
+    explain: bool = Field(
+        default=False,
+        strict=True,
+        description="Add the top feature contributions (linear models only).",
+    )
+
+
+class ModelPrediction(BaseModel):
+    """One entity's answer: its join keys (as their own fields), then `probability` and
+    `label` (binary) or `prediction` (regression)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    prediction_id: str = Field(description="Unique, sortable by time; use it to send feedback.")
+    probability: float | None = Field(default=None, description="Binary: P(class 1).")
+    label: int | None = Field(default=None, description="Binary: probability >= threshold.")
+    prediction: float | None = Field(default=None, description="Regression: the prediction.")
+    model: ModelRef | None = Field(
+        default=None, description="The version that answered, when not the champion."
+    )
+    missing_features: list[str] | None = Field(
+        default=None, description="Features absent online and imputed by the model."
+    )
+    explanation: list[Contribution] | None = None
+
+
+class ModelItemError(BaseModel):
+    """An entity that could not be answered (its join keys as their own fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    error: str
+    detail: str
+    status: int
+
+
+class ModelPredictResponse(BaseModel):
+    model: ModelRef = Field(description="The champion the request was scored with.")
+    predictions: list[ModelPrediction | ModelItemError] = Field(
+        description="One entry per entity, in order: a prediction or an error."
+    )
+
+
+class ServedModelInfo(BaseModel):
+    name: str
+    status: Literal["ready", "no champion"]
+    aliases: dict[str, str | None] = Field(description="Alias -> version (null: none).")
+    feature_service: str
+    join_keys: list[str]
+    request_fields: list[str]
+    task: Literal["binary", "regression"] | None
+    scoring: str | None = Field(default=None, description="How each served version is scored.")
+    predict_path: str
+
+
+class ServedModels(BaseModel):
+    models: list[ServedModelInfo]
+
+
 class ModelsResponse(BaseModel):
     champion: ModelRef
     challenger: ModelRef | None

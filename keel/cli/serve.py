@@ -19,7 +19,8 @@ def serve_command(
         int | None, typer.Option(min=1, max=64, help="Worker processes (default KEEL_WORKERS).")
     ] = None,
 ) -> None:
-    """Serve predictions of the champion model over HTTP (features + model + log, one hop)."""
+    """Serve predictions of each model's champion over HTTP (features + model + log, one hop):
+    every model of keel.yaml, or the churn example's without one."""
     import uvicorn
 
     from keel.production_checks import refuse_insecure_production

@@ -67,7 +67,9 @@ def test_stateful_links_send_feedback_on_real_predictions(journey: DemoResult) -
 
     Generated customer ids are mostly unknown (404, no id to follow), so predict bodies with an
     even id are steered to a customer of the journey's workspace: the link has an id to carry;
-    and half the generated outcomes are steered to 0 or 1, what the binary churn model takes."""
+    half the generated outcomes are steered to 0 or 1, what the binary churn model takes. Bodies
+    of the by-model route with an even number of columns are steered to the churn model and such
+    a customer likewise."""
     known = sample_customers(journey.settings, 20)
     with running_server(journey.settings) as url:
         schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
@@ -76,9 +78,16 @@ def test_stateful_links_send_feedback_on_real_predictions(journey: DemoResult) -
         class Workflow(schema.as_state_machine()):  # type: ignore[misc]
             def before_call(self, case: schemathesis.Case) -> None:
                 body = case.body
-                if case.path == "/v1/feedback" and isinstance(body, dict):
+                if not isinstance(body, dict):
+                    return
+                if case.path == "/v1/feedback":
                     steer_outcome(body)
-                if case.path != "/v1/predict" or not isinstance(body, dict):
+                if case.path == "/v1/models/{model}/predict":  # the same, by model name
+                    entities = body.get("entities")
+                    if isinstance(entities, dict) and len(entities) % 2 == 0:
+                        case.path_parameters = {"model": journey.settings.model_name}
+                        body["entities"] = {"customer_id": [known[len(entities) % len(known)]]}
+                if case.path != "/v1/predict":
                     return
                 drawn = body.get("customer_id")
                 # a function of the drawn case only: Hypothesis replays must see the same calls

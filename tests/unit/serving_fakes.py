@@ -64,6 +64,8 @@ class FakeFeatures:
 
 
 class FakeModels:
+    name = "churn"
+
     def __init__(self, champion: LoadedModel, challenger: LoadedModel | None = None) -> None:
         self.set(champion, challenger)
         self.refreshes = 0

@@ -72,7 +72,9 @@ def follow_until(runtime: Runtime, outcome: str, count: int) -> None:
 
 
 def gauge(runtime: Runtime, alias: str) -> float | None:
-    return runtime.metrics.registry.get_sample_value("keel_model_version", {"alias": alias})
+    return runtime.metrics.registry.get_sample_value(
+        "keel_model_version", {"model": "churn", "alias": alias}
+    )
 
 
 def test_without_a_model_the_loop_says_so_once_and_what_to_run(

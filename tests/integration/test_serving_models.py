@@ -1,0 +1,208 @@
+"""One `keel serve` for every model of keel.yaml: the delivery example copied, generated small,
+applied and materialized with Feast, both models trained with real MLflow, then one real server
+on the workspace (plus a third model of keel.yaml with no version yet)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import httpx
+import pandas as pd
+import pytest
+import yaml
+
+from keel.project import load_project
+from keel.project_checks import open_store
+from keel.server_process import server_process
+from keel.settings import Settings
+from keel.workspace import Workspace
+from registry.client import mlflow_client
+from registry.models import load_version
+from serving.log_sqlite import SqlitePredictionLog
+from tests.integration.delivery_example import applied_example
+from training.model_train import train_model
+
+pytestmark = pytest.mark.integration
+
+UNTRAINED = "eta_untrained"
+MAX_BATCH = 5
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    root: Path
+    settings: Settings
+    orders: pd.DataFrame
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = applied_example(tmp_path_factory.mktemp("delivery-serve"))
+    config = yaml.safe_load((root / "keel.yaml").read_text())
+    config["models"][0]["candidates"] = ["ridge"]  # the baselines always run: enough to serve
+    config["models"][1]["candidates"] = ["logistic_regression"]
+    untrained = {**config["models"][0], "name": UNTRAINED}  # listed, never trained: 503
+    config["models"].append(untrained)
+    (root / "keel.yaml").write_text(yaml.safe_dump(config))
+    project = load_project(root / "keel.yaml")
+    settings = Settings(home=root / "ws", actor="tester", max_batch=MAX_BATCH)
+    client = mlflow_client(settings)
+    for name in ("delivery_minutes", "late_delivery"):
+        result = train_model(settings, project, name)
+        client.set_registered_model_alias(name, "champion", result.model_version)
+    open_store(project).materialize(datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
+    orders = pd.read_parquet(root / "data" / "orders.parquet")
+    with mock.patch.dict(os.environ, {"KEEL_CONFIG": str(root / "keel.yaml")}):
+        started = server_process(settings, log_file=root / "server.log", ready_path="/readyz")
+        with started as (url, _):
+            yield Served(url, root, settings, orders)
+
+
+def columns(orders: pd.DataFrame) -> dict[str, list[Any]]:
+    """Feast's columnar request for `orders`: join keys and request fields."""
+    names = ["courier_id", "zone_id", "distance_km", "order_hour"]
+    return {name: orders[name].tolist() for name in names}
+
+
+def post(served: Served, model: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(f"{served.url}/v1/models/{model}/predict", json=body, timeout=30)
+
+
+def logged(served: Served, prediction_id: str) -> Any:
+    log = SqlitePredictionLog(Workspace.from_settings(served.settings).prediction_log)
+    try:
+        return log.get(prediction_id)
+    finally:
+        log.close()
+
+
+def test_models_lists_every_model_with_its_interface_task_and_aliases(served: Served) -> None:
+    listed = {m["name"]: m for m in httpx.get(f"{served.url}/v1/models").json()["models"]}
+    assert list(listed) == ["delivery_minutes", "late_delivery", UNTRAINED]
+    eta, late = listed["delivery_minutes"], listed["late_delivery"]
+    assert (eta["task"], late["task"]) == ("regression", "binary")
+    assert eta["join_keys"] == ["courier_id", "zone_id"]
+    assert eta["request_fields"] == ["distance_km", "order_hour"]
+    assert eta["feature_service"] == "delivery_eta_v1"
+    assert late["feature_service"] == "late_risk_v1"
+    assert eta["status"] == "ready" and eta["aliases"]["champion"] is not None
+    assert eta["predict_path"] == "/v1/models/delivery_minutes/predict"
+    assert listed[UNTRAINED]["status"] == "no champion"
+    assert listed[UNTRAINED]["aliases"] == {"champion": None, "challenger": None}
+    ready = httpx.get(f"{served.url}/readyz").json()
+    assert ready["status"] == "ready"
+    assert ready["checks"][f"model.{UNTRAINED}"] == "no champion yet"
+    assert ready["checks"]["model.late_delivery"] == "ok"
+
+
+def test_regression_answers_the_pipelines_prediction_and_logs_it(served: Served) -> None:
+    orders = served.orders.iloc[:3]
+    answer = post(served, "delivery_minutes", {"entities": columns(orders)})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["model"]["name"] == "delivery_minutes" and body["model"]["alias"] == "champion"
+    items = body["predictions"]
+    assert [(i["courier_id"], i["zone_id"]) for i in items] == list(
+        zip(orders.courier_id, orders.zone_id, strict=True)
+    )
+    assert all("probability" not in i and "label" not in i for i in items)
+    record = logged(served, items[0]["prediction_id"])
+    assert record.entity == {"courier_id": items[0]["courier_id"], "zone_id": items[0]["zone_id"]}
+    assert (record.task, record.label) == ("regression", None)
+    assert record.model_name == "delivery_minutes"
+    assert record.score == items[0]["prediction"]
+    # The features Feast computes from the request fields, and the pipeline's own prediction.
+    store = open_store(load_project(served.root / "keel.yaml"))
+    row = {k: v[0] for k, v in columns(orders).items()}
+    feast = store.get_online_features(
+        features=store.get_feature_service("delivery_eta_v1"), entity_rows=[row]
+    ).to_dict()
+    assert record.features["distance_x_traffic"] == pytest.approx(feast["distance_x_traffic"][0])
+    client = mlflow_client(served.settings)
+    version = client.get_model_version("delivery_minutes", body["model"]["version"])
+    pipeline = load_version(client, version, alias=None).pipeline
+    expected = pipeline.predict(pd.DataFrame([record.features])[pipeline.feature_names_in_])
+    assert items[0]["prediction"] == pytest.approx(float(expected[0]), rel=1e-9)
+
+
+def test_binary_answers_probability_and_label_for_string_keys(served: Served) -> None:
+    orders = served.orders.iloc[3:7]
+    answer = post(served, "late_delivery", {"entities": columns(orders)})
+    assert answer.status_code == 200, answer.text
+    items = answer.json()["predictions"]
+    assert len(items) == 4
+    for item in items:
+        assert 0.0 <= item["probability"] <= 1.0 and item["label"] in (0, 1)
+        assert "prediction" not in item
+        record = logged(served, item["prediction_id"])
+        assert (record.task, record.model_name) == ("binary", "late_delivery")
+        assert (record.score, record.label) == (item["probability"], item["label"])
+
+
+def test_unknown_entities_are_404_items_and_all_unknown_a_404(served: Served) -> None:
+    known = columns(served.orders.iloc[:1])
+    unknown = {"courier_id": ["nobody"], "zone_id": ["z-99"], "distance_km": [1.0]}
+    mixed = {k: known[k] + unknown.get(k, [3]) for k in known}
+    answer = post(served, "late_delivery", {"entities": mixed})
+    assert answer.status_code == 200, answer.text
+    first, second = answer.json()["predictions"]
+    assert "probability" in first
+    assert (second["status"], second["error"]) == (404, "UnknownEntity")
+    assert (second["courier_id"], second["zone_id"]) == ("nobody", "z-99")
+    assert "courier_id 'nobody'" in second["detail"]
+    alone = {k: v[1:] for k, v in mixed.items()}
+    missing = post(served, "delivery_minutes", {"entities": alone})
+    assert missing.status_code == 404 and missing.json()["error"] == "UnknownEntity"
+    twice = {k: v[1:] * 2 for k, v in mixed.items()}
+    assert post(served, "delivery_minutes", {"entities": twice}).status_code == 404
+
+
+def test_bad_requests_name_the_field_and_unknown_models_are_404(served: Served) -> None:
+    good = columns(served.orders.iloc[:2])
+    no_field = {k: v for k, v in good.items() if k != "distance_km"}
+    refused = post(served, "delivery_minutes", {"entities": no_field})
+    assert refused.status_code == 422
+    assert refused.json()["detail"].startswith("entities.distance_km is missing")
+    no_key = {k: v for k, v in good.items() if k != "zone_id"}
+    assert "entities.zone_id" in post(served, "late_delivery", {"entities": no_key}).text
+    uneven = {**good, "order_hour": [1]}
+    refused = post(served, "delivery_minutes", {"entities": uneven})
+    assert refused.status_code == 422 and "same number of values" in refused.json()["detail"]
+    typed = {**good, "courier_id": [1, 2]}
+    refused = post(served, "delivery_minutes", {"entities": typed})
+    assert refused.status_code == 422 and "entities.courier_id[0]" in refused.json()["detail"]
+    many = columns(served.orders.iloc[: MAX_BATCH + 1])
+    too_many = post(served, "delivery_minutes", {"entities": many})
+    assert too_many.status_code == 413 and "KEEL_MAX_BATCH" in too_many.json()["detail"]
+    unknown = post(served, "no_such_model", {"entities": good})
+    assert unknown.status_code == 404 and "delivery_minutes" in unknown.json()["detail"]
+    not_ready = post(served, UNTRAINED, {"entities": good})
+    assert not_ready.status_code == 503 and not_ready.json()["error"] == "ModelNotReady"
+    churn = httpx.post(f"{served.url}/v1/predict", json={"customer_id": 1})
+    assert churn.status_code == 404 and "served models" in churn.json()["detail"]
+
+
+def test_metrics_label_versions_and_predictions_by_model(served: Served) -> None:
+    post(served, "late_delivery", {"entities": columns(served.orders.iloc[:1])})
+    text = httpx.get(f"{served.url}/metrics").text
+    assert 'keel_model_version{alias="champion",model="late_delivery"}' in text
+    assert 'keel_model_version{alias="champion",model="delivery_minutes"}' in text
+    assert 'keel_predictions_total{model="late_delivery"' in text
+    spec = httpx.get(f"{served.url}/openapi.json").json()
+    links = spec["paths"]["/v1/models/{model}/predict"]["post"]["responses"]["200"]["links"]
+    assert links["FeedbackOnPrediction"]["operationId"] == "feedback_v1_feedback_post"
+
+
+def test_features_serve_any_service_of_the_project_repo(served: Served) -> None:
+    body = {"feature_service": "late_risk_v1", "entities": columns(served.orders.iloc[:2])}
+    answer = httpx.post(f"{served.url}/v1/features", json=body, timeout=30)
+    assert answer.status_code == 200, answer.text
+    names = answer.json()["metadata"]["feature_names"]
+    assert {"courier_id", "zone_id", "distance_x_traffic"} <= set(names)
