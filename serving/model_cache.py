@@ -31,7 +31,7 @@ from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
 from serving.ids import new_prediction_id
 from serving.model_files_cache import CachedModel, ModelFilesCache
 from serving.prediction_log import PredictionRecord, ServedBy
-from serving.scoring import Scorer, choose_scorer
+from serving.scoring import Scorer, scorer_of
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class ServedModel:
     def of(cls, model: LoadedModel, expectations: Expectations | None = None) -> ServedModel:
         """Compiles the fast scorer once, checked against the pipeline on probe rows."""
         name = f"model {model.name} v{model.version}"
-        choice = choose_scorer(model.pipeline, model.feature_columns, name=name)
+        choice = scorer_of(model, name=name)
         return cls(model, threshold_of(model), choice.scorer, expectations, choice.describe())
 
     def record(

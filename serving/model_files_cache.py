@@ -7,6 +7,11 @@ serving needs besides the files: run id, tags (the threshold), feature columns, 
 of its reference profile and when it was loaded. The pointer is replaced atomically
 (`os.replace`) after every successful load, so a crash never leaves half a pointer. Versions are
 kept (a few hundred KB each) so worker processes sharing the workspace never lose files in use.
+
+`<model>/scorers/<N>/` holds version N's compiled scorer (`serving.scorer_files`), saved the
+first time the version is loaded and proven equal to its pipeline. Later loads rebuild the scorer
+from it and prove it again on the saved probe rows, and defer the pipeline (scikit-learn, skops,
+MLflow's loader: most of a server's start-up) until something asks for it (`explain`).
 """
 
 from __future__ import annotations
@@ -18,16 +23,18 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import mlflow.artifacts
-import mlflow.sklearn
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
+from typing import TYPE_CHECKING, Any
 
 from keel.workspace import Workspace
 from monitoring.validation import CategoricalExpectation, Expectations, NumericExpectation
-from registry.models import LoadedModel
+from registry.models import LoadedModel, PipelineSource
+from serving import scorer_files
+from serving.scoring import SKLEARN, choose_scorer
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -93,11 +100,16 @@ class ModelFilesCache:
     def pointer(self, alias: str) -> Path:
         return self.root / f"{alias}.json"
 
+    def scorer_dir(self, version: str) -> Path:
+        return self.root / "scorers" / version
+
     def download(self, client: MlflowClient, version: ModelVersion) -> LoadedModel:
         """Load `version`, from the cache when its files are already there."""
         key = str(version.version)
         target = self.version_dir(key)
         if not target.exists():
+            import mlflow.artifacts
+
             target.parent.mkdir(parents=True, exist_ok=True)
             uri = client.get_model_version_download_uri(version.name, version.version)
             with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
@@ -115,19 +127,34 @@ class ModelFilesCache:
             key, run_id=str(version.run_id), tags=dict(version.tags or {}), alias=None
         )
 
+    def _load_pipeline(self, version: str) -> Pipeline:
+        import mlflow.sklearn
+
+        pipeline: Pipeline = mlflow.sklearn.load_model(str(self.version_dir(version)))
+        return pipeline
+
     def _open(
         self, version: str, *, run_id: str, tags: dict[str, str], alias: str | None
     ) -> LoadedModel:
-        pipeline = mlflow.sklearn.load_model(str(self.version_dir(version)))
-        return LoadedModel(
-            name=self._name,
-            version=version,
-            alias=alias,
-            run_id=run_id,
-            pipeline=pipeline,
-            feature_columns=[str(c) for c in getattr(pipeline, "feature_names_in_", [])],
-            tags=tags,
-        )
+        """The version from its cached files: with its saved compiled scorer and the pipeline
+        deferred when the scorer proves itself again, else the pipeline loaded now, its scorer
+        chosen and (when fast) saved for the next load."""
+        name = f"model {self._name} v{version}"
+        saved = scorer_files.load(self.scorer_dir(version), name=name)
+        if saved is not None:
+            source = PipelineSource(lambda: self._load_pipeline(version))
+            columns, choice = saved.feature_columns, saved.choice
+        else:
+            pipeline = self._load_pipeline(version)
+            source = PipelineSource.of(pipeline)
+            columns = [str(c) for c in getattr(pipeline, "feature_names_in_", [])]
+            choice = choose_scorer(pipeline, columns, name=name)
+            if choice.path != SKLEARN:
+                try:
+                    scorer_files.save(self.scorer_dir(version), choice, columns)
+                except OSError as error:  # only costs the next start its compile
+                    logger.warning("%s: could not save its compiled scorer: %s", name, error)
+        return LoadedModel(self._name, version, alias, run_id, source, columns, tags, scorer=choice)
 
     def remember(self, alias: str, model: LoadedModel, expectations: Expectations | None) -> None:
         """Record that `alias` now serves `model` (its files must be in the cache)."""
