@@ -80,12 +80,18 @@ class LoadedModel:
 
 
 def resolve_version(client: MlflowClient, name: str, alias: str) -> ModelVersion:
-    """The version `name@alias` points to; `ModelNotFound` names what is missing."""
-    from mlflow.exceptions import MlflowException
-
+    """The version `name@alias` points to; `ModelNotFound` names what is missing. `client` is
+    an `MlflowClient` or a `registry.registry_client.TableReadsClient` (which raises
+    `ModelNotFound` itself)."""
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException as error:
+    except ModelNotFound:
+        raise
+    except Exception as error:
+        from mlflow.exceptions import MlflowException  # only on this path: MLflow is heavy
+
+        if not isinstance(error, MlflowException):
+            raise
         raise ModelNotFound(
             f"model {name}@{alias} not found: train one with `keel train` ({error.error_code})"
         ) from error

@@ -19,19 +19,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
+from typing import TYPE_CHECKING, Any
 
 from keel.errors import InvalidInput, ModelNotFound
-from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 from monitoring.validation import Expectations
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
 from serving.ids import new_prediction_id
 from serving.model_files_cache import CachedModel, ModelFilesCache
 from serving.prediction_log import PredictionRecord, ServedBy
 from serving.scoring import Scorer, scorer_of
+
+if TYPE_CHECKING:  # MLflow and the profile's statistics are not needed to start serving
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ class ModelSet:
         return {CHAMPION: self.champion.model.version, CHALLENGER: challenger}
 
 
-Loader = Callable[[MlflowClient, ModelVersion], LoadedModel]
-ExpectationsLoader = Callable[[MlflowClient, ModelVersion], Expectations | None]
+Loader = Callable[["MlflowClient", "ModelVersion"], LoadedModel]
+ExpectationsLoader = Callable[["MlflowClient", "ModelVersion"], "Expectations | None"]
 
 
 def _load(client: MlflowClient, version: ModelVersion) -> LoadedModel:
@@ -144,6 +144,8 @@ def load_expectations(client: MlflowClient, version: ModelVersion) -> Expectatio
     warning, when its run has none (versions trained before Keel logged it) or it is unreadable:
     such a version serves without data validation rather than not at all."""
     from mlflow.exceptions import MlflowException
+
+    from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 
     name = f"model {version.name} v{version.version}"
     if not version.run_id:

@@ -103,6 +103,31 @@ class ModelFilesCache:
     def scorer_dir(self, version: str) -> Path:
         return self.root / "scorers" / version
 
+    def expectations_file(self, version: str) -> Path:
+        return self.root / "expectations" / f"{version}.json"
+
+    def expectations(self, client: MlflowClient, version: ModelVersion) -> Expectations | None:
+        """The expectations of the version's reference profile: from the cache when a load
+        saved them, else from its run (`serving.model_cache.load_expectations`), then saved."""
+        path = self.expectations_file(str(version.version))
+        try:
+            return expectations_from_json(json.loads(path.read_text())["expectations"])
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logger.warning("ignoring the cached expectations %s: %s", path, error)
+        from serving.model_cache import load_expectations
+
+        expectations = load_expectations(client, version)
+        if expectations is not None:  # none: asked again (and warned about) at every start
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                body = {"format": FORMAT, "expectations": expectations_to_json(expectations)}
+                _write_atomically(path, json.dumps(body))
+            except OSError as error:
+                logger.warning("could not cache the expectations of %s: %s", path.stem, error)
+        return expectations
+
     def download(self, client: MlflowClient, version: ModelVersion) -> LoadedModel:
         """Load `version`, from the cache when its files are already there."""
         key = str(version.version)

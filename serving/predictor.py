@@ -20,7 +20,6 @@ from keel.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
 from serving.model_cache import ModelCache, ModelSet, ServedModel
 from serving.online_features import Features, FeatureSource
 from serving.prediction_log import PredictionRecord, ServedBy
-from training.explain import linear_contributions, top_contributions
 
 EXPLAIN_TOP = 5
 
@@ -164,6 +163,8 @@ def _unknown(customer_id: int) -> UnknownEntity:
 
 
 def _explain(served: ServedModel, rows: list[Features]) -> list[list[tuple[str, float]]]:
+    from training.explain import linear_contributions, top_contributions  # only to explain
+
     columns = served.model.feature_columns
     frame = pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=columns)
     try:

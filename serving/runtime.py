@@ -18,7 +18,7 @@ from keel.errors import KeelError, LogUnavailable, RegistryUnavailable
 from keel.feature_store import open_store
 from keel.provenance import code_commit
 from keel.settings import Settings
-from registry.client import mlflow_client
+from registry.registry_client import serving_registry_client
 from serving.batcher import MicroBatcher
 from serving.log_disk import disk_problem
 from serving.metrics import Metrics
@@ -116,10 +116,12 @@ class Runtime:
 
         store = open_store(settings, online_timeout=settings.online_timeout)
         cache_dir = Workspace.from_settings(settings).model_cache_dir
+        files = ModelFilesCache(cache_dir, settings.model_name)
         models = ModelCache(
-            mlflow_client(settings),
+            serving_registry_client(settings),  # alias reads without importing MLflow
             settings.model_name,
-            files=ModelFilesCache(cache_dir, settings.model_name),
+            files=files,
+            expectations_loader=files.expectations,
             probe=registry_probe(settings),
         )
         predictor = Predictor(
