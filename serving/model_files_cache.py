@@ -41,6 +41,22 @@ logger = logging.getLogger(__name__)
 FORMAT = 1
 
 
+def prepare_pipeline_loading() -> None:
+    """Import what loading a version's pipeline needs (MLflow's sklearn flavor, skops,
+    scikit-learn's estimators): run in the background once a server is ready, so the first
+    alias move it follows does not also pay these imports (2-3 s; none of them is needed to
+    start when every served version's compiled scorer is cached)."""
+    import mlflow.sklearn  # noqa: F401
+    import sklearn.compose
+    import sklearn.ensemble
+    import sklearn.linear_model  # noqa: F401
+    import skops.io  # noqa: F401
+    import treelite.sklearn  # noqa: F401
+
+    import monitoring.profile  # noqa: F401  (a new version's reference profile)
+    import training.models  # noqa: F401  (the classes a pipeline may hold)
+
+
 def cache_root(home: Path) -> Path:
     """Where the serving model cache of workspace `home` lives (the workspace decides)."""
     return Workspace(home).model_cache_dir
