@@ -43,6 +43,9 @@ from keel.server_process import free_port, settings_env
 from keel.settings import Settings
 from keel.workspace import Workspace
 
+SETTLE_S = 5.0
+"""Wait after `keel serve` is ready before measuring: it then imports, in the background, what
+loading a new version's pipeline needs (`serving.model_files_cache.prepare_pipeline_loading`)."""
 KINDS = ("baseline", "one_rule", "logistic_regression", "gradient_boosting")
 PATH_KINDS = {
     "numpy-constant": "baseline",
@@ -351,6 +354,7 @@ def main() -> None:
             ]
             url = f"http://127.0.0.1:{port}"
             with started(command, {**env, **settings_env(bench)}, url, "/readyz"):
+                time.sleep(SETTLE_S)  # the libraries it imports in the background once ready
                 keel = drive("keel serve", kind, url, "/v1/predict", requests.keel, args.seconds)
             results += keel
             if args.no_anchors:
