@@ -29,13 +29,14 @@ Rows = list[dict[str, Any]]
 Fn = Callable[[Rows], Any]
 
 
-def champion_data(label: str) -> tuple[pd.DataFrame, list[str]]:
-    """The champion's training frame and feature columns, from the workspace in KEEL_HOME."""
+def champion_data(label: str, settings: Any = None) -> tuple[pd.DataFrame, list[str]]:
+    """The champion's training frame and feature columns, from the workspace of `settings`
+    (default: the one in KEEL_HOME)."""
     from keel.settings import Settings
     from registry.client import mlflow_client
     from registry.models import load_alias
 
-    settings = Settings()
+    settings = settings or Settings()
     client = mlflow_client(settings)
     model = load_alias(client, settings.model_name)
     run = client.get_run(model.run_id)

@@ -1,18 +1,27 @@
-"""Keel's one hop beside Feast's and MLflow's own servers, same data, model and load generator.
+"""Keel's one hop beside Feast's and MLflow's own servers, per model kind, same data and load.
 
-    .venv/bin/python benchmarks/bench_serving.py --home /tmp/bench-home [--seconds 5]
+    .venv/bin/python benchmarks/bench_serving.py --home /tmp/bench-home [--seconds 5] [--quick]
 
-Starts `feast serve` (features only), `mlflow models serve` (model only, features sent in the
-body) and `keel serve` (features + model + durable log), each with `--workers` processes, on one
-workspace (created with a small demo if missing). Drives each with the same asyncio HTTP/1.1
-keep-alive load generator: one customer at c=1 and c=8, and 100-customer batches at c=8. Prints
-requests/s, p50, p99 and Keel's ratio to each anchor.
+On a copy of the workspace (created with a small demo if missing), every model kind Keel trains
+becomes `champion` in turn: the one the demo's gate chose, and each other kind (baseline, one
+rule, logistic regression, gradient boosting) fitted on the champion's training frame and
+registered as a version of the same run, so it has the same reference profile. For each kind:
+`keel serve` (features + model + durable log record) and `mlflow models serve` of that version
+(model only, features sent in the body); once, `feast serve` (features only). Each server has
+`--workers` processes and is driven by the same asyncio HTTP/1.1 keep-alive load generator:
+one customer per request at c=1 and c=8, batches of 10 at c=8 and of 100 at c=1 and c=8. Also
+`keel serve`'s start to the first 200 on `/readyz` with the demo's champion (`startup.py`),
+median of `--startup-runs`.
+Prints requests/s, p50, p99, errors and Keel's requests/s over the row's (`keel x`, same kind
+and scenario), with the load average.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -20,22 +29,45 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 from http_load import post_request, read_status
+from startup import Startup, summary, time_to_ready
 
 from keel.backends import mlflow_tracking_uri
 from keel.server_process import free_port, settings_env
 from keel.settings import Settings
 from keel.workspace import Workspace
 
+SETTLE_S = 5.0
+"""Wait after `keel serve` is ready before measuring: it then imports, in the background, what
+loading a new version's pipeline needs (`serving.model_files_cache.prepare_pipeline_loading`)."""
+KINDS = ("baseline", "one_rule", "logistic_regression", "gradient_boosting")
+PATH_KINDS = {
+    "numpy-constant": "baseline",
+    "numpy-one-rule": "one_rule",
+    "numpy-linear": "logistic_regression",
+    "treelite": "gradient_boosting",
+}
+SCENARIOS = (
+    ("1 customer, c=1", 1, 1),
+    ("1 customer, c=8", 1, 8),
+    ("10 customers, c=8", 10, 8),
+    ("100 customers, c=1", 100, 1),
+    ("100 customers, c=8", 100, 8),
+)
+"""(name, customers per request, concurrent connections). At c=8 a request's p50 is mostly
+the queue of the 7 others (about 8 / requests per second): c=1 gives a batch's own latency."""
+
 
 @dataclass(frozen=True)
 class Result:
     server: str
+    kind: str
     scenario: str
     requests: int
     errors: int
@@ -69,7 +101,7 @@ async def _one_connection(
 
 
 def load(url: str, path: str, bodies: list[dict[str, object]], c: int, seconds: float) -> Result:
-    """`c` keep-alive connections posting `bodies` in turn for `seconds`."""
+    """`c` keep-alive connections posting `bodies` in turn for `seconds` (after 0.5 s warm-up)."""
     host, port = url.removeprefix("http://").split(":")
     requests = [post_request(host, path, body) for body in bodies]
 
@@ -91,11 +123,12 @@ def load(url: str, path: str, bodies: list[dict[str, object]], c: int, seconds: 
     return Result(
         url,
         "",
+        "",
         n,
         errors,
         n / seconds,
-        latencies[n // 2] * 1000,
-        latencies[min(n - 1, int(n * 0.99))] * 1000,
+        latencies[n // 2] * 1000 if n else float("nan"),
+        latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
     )
 
 
@@ -104,7 +137,7 @@ def started(command: list[str], env: dict[str, str], url: str, probe: str) -> It
     log = tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log", delete=False)  # noqa: SIM115
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{command[0]} did not start; see {log.name}")
@@ -140,87 +173,124 @@ def feast_yaml(settings: Settings, directory: Path) -> Path:
     return path
 
 
+def register_kinds(settings: Settings, kinds: list[str]) -> dict[str, str]:
+    """Kind -> registered version: the champion's own kind, and every other kind in `kinds`
+    fitted on the champion's training frame and registered from the champion's run. Leaves
+    only the `champion` alias (a challenger would be loaded and served beside it)."""
+    import mlflow
+    import mlflow.sklearn
+    from bench_scoring import champion_data
+
+    from registry.client import mlflow_client
+    from registry.models import resolve_version
+    from serving.model_cache import ServedModel
+    from serving.model_files_cache import ModelFilesCache
+    from training.labels import LABEL
+    from training.models import SKOPS_TRUSTED_TYPES, candidates
+
+    client = mlflow_client(settings)
+    name = settings.model_name
+    champion = resolve_version(client, name, "champion")
+    files = ModelFilesCache(Workspace.from_settings(settings).model_cache_dir, name)
+    model = files.download(client, champion)
+    own = PATH_KINDS.get(ServedModel.of(model).scoring, "champion")
+    versions = {own: str(champion.version)}
+    drop_alias(client, name, "challenger")
+    wanted = [k for k in kinds if k not in versions]
+    if not wanted:
+        return versions
+    frame, columns = champion_data(LABEL, settings)
+    categorical = [c for c in columns if frame[c].dtype == object]
+    fitted = dict(candidates(columns, categorical=categorical))
+    mlflow.set_tracking_uri(mlflow_tracking_uri(settings))
+    with mlflow.start_run(run_id=champion.run_id):
+        for kind in wanted:
+            pipeline = fitted[kind].fit(frame[columns], frame[LABEL])
+            example = frame[columns].head(5)
+            with redirect_stderr(io.StringIO()):
+                mlflow.sklearn.log_model(
+                    pipeline,
+                    name=f"bench_{kind}",
+                    input_example=example,
+                    skops_trusted_types=SKOPS_TRUSTED_TYPES,
+                )
+                version = mlflow.register_model(f"runs:/{champion.run_id}/bench_{kind}", name)
+            for key, value in (champion.tags or {}).items():
+                client.set_model_version_tag(name, version.version, key, value)
+            client.set_model_version_tag(name, version.version, "keel.bench_kind", kind)
+            versions[kind] = str(version.version)
+    return versions
+
+
+def drop_alias(client: Any, name: str, alias: str) -> None:
+    """Remove `alias` if it exists (the benchmark's copy of the workspace only)."""
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):
+        client.delete_registered_model_alias(name, alias)
+
+
+def make_champion(settings: Settings, version: str) -> None:
+    from registry.client import mlflow_client
+
+    mlflow_client(settings).set_registered_model_alias(settings.model_name, "champion", version)
+
+
 @dataclass(frozen=True)
-class Plan:
-    """One server to start and the bodies that ask it for one customer and for 100."""
+class Bodies:
+    """Requests for each batch size of `SCENARIOS`, for Keel, Feast and MLflow."""
 
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    port: int
-    path: str
-    probe: str
-    singles: list[dict[str, object]]
-    batches: list[dict[str, object]]
+    keel: dict[int, list[dict[str, object]]]
+    feast: dict[int, list[dict[str, object]]]
+    mlflow: dict[int, list[dict[str, object]]]
 
 
-def plans(settings: Settings, tmp: Path, workers: int) -> list[Plan]:
-    """feast serve, mlflow models serve and keel serve on the same data and model."""
+def bodies(settings: Settings, feature_service: str) -> Bodies:
     from keel.demo import sample_customers
     from keel.feature_store import open_store
     from serving.online_features import FeastOnlineFeatures
 
-    customers = sample_customers(settings, 200)
-    batches = [customers[i : i + 100] for i in range(0, len(customers), 100)]
+    customers = sample_customers(settings, 400)
     as_of = int(time.time())
-    rows = FeastOnlineFeatures(open_store(settings), settings.feature_service).get_many(
+    rows = FeastOnlineFeatures(open_store(settings), feature_service).get_many(
         customers, as_of_unix=as_of
     )
     known = [row for row in rows if row is not None]
-    bin_dir = str(Path(sys.executable).parent)
-    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
-    feast_yaml(settings, tmp)
-    keel_settings = Settings(home=tmp / "keel-home")
-    shutil.copytree(settings.home, keel_settings.home, ignore=shutil.ignore_patterns("predictions"))
+    sizes = sorted({size for _, size, _ in SCENARIOS})
+
+    def chunks(items: list[Any], size: int) -> list[list[Any]]:
+        return [items[i : i + size] for i in range(0, len(items) - size + 1, size)]
 
     def feast_body(ids: list[int]) -> dict[str, object]:
         entities = {"customer_id": ids, "as_of_unix": [as_of] * len(ids)}
-        return {"feature_service": settings.feature_service, "entities": entities}
+        return {"feature_service": feature_service, "entities": entities}
 
-    feast_port, mlflow_port, keel_port = free_port(), free_port(), free_port()
-    return [
-        Plan(
-            "feast serve",
-            [
-                *(f"{bin_dir}/feast", "-c", str(tmp), "serve", "-h", "127.0.0.1"),
-                *("-p", str(feast_port), "-w", str(workers), "--no-access-log"),
-                *("--max-requests", "100000000"),  # gunicorn's default recycles at 1,000
-            ],
-            env,
-            feast_port,
-            "/get-online-features",
-            "/health",
-            [feast_body([c]) for c in customers],
-            [feast_body(b) for b in batches],
-        ),
-        Plan(
-            "mlflow models serve",
-            [
-                *(f"{bin_dir}/mlflow", "models", "serve", "--env-manager", "local"),
-                *("-m", f"models:/{settings.model_name}@champion"),
-                *("-h", "127.0.0.1", "-p", str(mlflow_port), "-w", str(workers)),
-            ],
-            {**env, "MLFLOW_TRACKING_URI": mlflow_tracking_uri(settings)},
-            mlflow_port,
-            "/invocations",
-            "/health",
-            [{"dataframe_records": [row]} for row in known],
-            [{"dataframe_records": known[i : i + 100]} for i in range(0, len(known), 100)],
-        ),
-        Plan(
-            "keel serve",
-            [
-                *(sys.executable, "-m", "keel.cli.main", "serve"),
-                *("--port", str(keel_port), "--workers", str(workers)),
-            ],
-            {**env, **settings_env(keel_settings)},
-            keel_port,
-            "/v1/predict",
-            "/healthz",
-            [{"customer_id": c} for c in customers],
-            [{"customers": b} for b in batches],
-        ),
-    ]
+    return Bodies(
+        keel={
+            n: [
+                {"customer_id": chunk[0]} if n == 1 else {"customers": chunk}
+                for chunk in chunks(customers, n)
+            ]
+            for n in sizes
+        },
+        feast={n: [feast_body(c) for c in chunks(customers, n)] for n in sizes},
+        mlflow={n: [{"dataframe_records": c} for c in chunks(known, n)] for n in sizes},
+    )
+
+
+def drive(
+    server: str,
+    kind: str,
+    url: str,
+    path: str,
+    by_size: dict[int, list[dict[str, object]]],
+    seconds: float,
+) -> list[Result]:
+    out = []
+    for scenario, size, c in SCENARIOS:
+        measured = load(url, path, by_size[size], c, seconds)
+        out.append(replace(measured, server=server, kind=kind, scenario=scenario))
+    return out
 
 
 def main() -> None:
@@ -228,38 +298,102 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=Path("/tmp/keel-bench-home"))
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated model kinds")
+    parser.add_argument("--startup-runs", type=int, default=3)
+    parser.add_argument("--no-anchors", action="store_true", help="keel serve only")
+    parser.add_argument(
+        "--quick", action="store_true", help="2 s per cell, 1 start-up run, no anchors"
+    )
     args = parser.parse_args()
+    if args.quick:
+        args.seconds, args.startup_runs, args.no_anchors = 2.0, 1, True
     settings = Settings(home=args.home)
     if not Workspace.from_settings(settings).mlflow_db.exists():
         from keel.demo import run_demo
 
         run_demo(settings, customers=1500, days=150, seed=7, requests=1)
+    bin_dir = str(Path(sys.executable).parent)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     results: list[Result] = []
+    startups: dict[str, list[Startup]] = {}
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        for plan in plans(settings, Path(tmp), args.workers):
-            url = f"http://127.0.0.1:{plan.port}"
-            with started(plan.command, plan.env, url, plan.probe):
-                for scenario, bodies, c in (
-                    ("1 customer, c=1", plan.singles, 1),
-                    ("1 customer, c=8", plan.singles, 8),
-                    ("100 customers, c=8", plan.batches, 8),
-                ):
-                    measured = load(url, plan.path, bodies, c, args.seconds)
-                    results.append(replace(measured, server=plan.name, scenario=scenario))
-    print_table(results)
+        home = Path(tmp) / "keel-home"
+        shutil.copytree(settings.home, home, ignore=shutil.ignore_patterns("predictions"))
+        bench = Settings(home=home)
+        versions = register_kinds(bench, [k for k in args.kinds.split(",") if k])
+        print(f"model kind -> version: {versions}", flush=True)
+        requests = bodies(bench, settings.feature_service)
+        if not args.no_anchors:
+            feast_yaml(bench, Path(tmp))
+            port = free_port()
+            command = [
+                *(f"{bin_dir}/feast", "-c", tmp, "serve", "-h", "127.0.0.1", "-p", str(port)),
+                *("-w", str(args.workers), "--no-access-log"),
+                *("--max-requests", "100000000"),  # gunicorn's default recycles at 1,000
+            ]
+            url = f"http://127.0.0.1:{port}"
+            with started(command, env, url, "/health"):
+                results += drive(
+                    "feast serve",
+                    "(features only)",
+                    url,
+                    "/get-online-features",
+                    requests.feast,
+                    args.seconds,
+                )
+        for kind, version in versions.items():
+            make_champion(bench, version)
+            if not startups:  # the demo's own champion: its start-up is the one that matters
+                startups[kind] = [time_to_ready(bench) for _ in range(args.startup_runs)]
+                print(f"{kind} v{version}: {summary(startups[kind])}", flush=True)
+            port = free_port()
+            command = [
+                *(sys.executable, "-m", "keel.cli.main", "serve"),
+                *("--port", str(port), "--workers", str(args.workers)),
+            ]
+            url = f"http://127.0.0.1:{port}"
+            with started(command, {**env, **settings_env(bench)}, url, "/readyz"):
+                time.sleep(SETTLE_S)  # the libraries it imports in the background once ready
+                keel = drive("keel serve", kind, url, "/v1/predict", requests.keel, args.seconds)
+            results += keel
+            if args.no_anchors:
+                continue
+            port = free_port()
+            command = [
+                *(f"{bin_dir}/mlflow", "models", "serve", "--env-manager", "local"),
+                *("-m", f"models:/{settings.model_name}/{version}"),
+                *("-h", "127.0.0.1", "-p", str(port), "-w", str(args.workers)),
+            ]
+            mlflow_env = {**env, "MLFLOW_TRACKING_URI": mlflow_tracking_uri(bench)}
+            url = f"http://127.0.0.1:{port}"
+            with started(command, mlflow_env, url, "/health"):
+                results += drive(
+                    "mlflow models serve", kind, url, "/invocations", requests.mlflow, args.seconds
+                )
+    print_table(results, load_at_start)
+    for kind, runs in startups.items():
+        print(f"keel serve start, {kind}: {summary(runs)}")
 
 
-def print_table(results: list[Result]) -> None:
-    keel = {r.scenario: r for r in results if r.server == "keel serve"}
-    header = f"{'server':<22}{'scenario':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-    header += f"{'errors':>8}{'keel x':>8}"
-    lines = [header, "-" * len(header)]
+def print_table(results: list[Result], load_at_start: float) -> None:
+    keel = {(r.kind, r.scenario): r for r in results if r.server == "keel serve"}
+    kinds = [r.kind for r in results if r.server == "keel serve"]
+    header = f"{'server':<21}{'model kind':<21}{'scenario':<20}{'req/s':>8}{'p50 ms':>9}"
+    header += f"{'p99 ms':>9}{'errors':>7}{'keel x':>8}"
+    lines = [f"load average {load_at_start:.2f} at the start", header, "-" * len(header)]
     for r in results:
-        ratio = keel[r.scenario].rps / r.rps if r.rps and r.scenario in keel else float("nan")
+        if r.server == "feast serve":  # features only: compared with every kind
+            ratios = [keel[(k, r.scenario)].rps / r.rps for k in dict.fromkeys(kinds)]
+            ratio = f"{min(ratios):.1f}-{max(ratios):.1f}" if ratios and r.rps else "-"
+        else:
+            mine = keel.get((r.kind, r.scenario))
+            ratio = f"{mine.rps / r.rps:.1f}" if mine and r.rps else "-"
         lines.append(
-            f"{r.server:<22}{r.scenario:<22}{r.rps:>9.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}"
-            f"{r.errors:>8}{ratio:>8.1f}"
+            f"{r.server:<21}{r.kind:<21}{r.scenario:<20}{r.rps:>8.0f}{r.p50_ms:>9.2f}"
+            f"{r.p99_ms:>9.2f}{r.errors:>7}{ratio:>8}"
         )
+    lines.append(f"load average {os.getloadavg()[0]:.2f} at the end")
     sys.stdout.write("\n".join(lines) + "\n")
 
 

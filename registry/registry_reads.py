@@ -260,3 +260,14 @@ def require_model(settings: Settings, name: str) -> None:
         if reader is None:
             raise _no_model(name)
         reader.require_model(name)
+
+
+def read_alias_version(settings: Settings, name: str, alias: str) -> VersionSummary | None:
+    """The live version `name@alias` points to, with its run, source and tags; None when the
+    model, the alias or the version does not exist."""
+    with _reader(settings, f"model {name}@{alias}") as reader:
+        if reader is None:
+            return None
+        number = reader.aliases(name).get(alias)
+        rows = [] if number is None else reader.versions(name, number)
+        return reader.summarize(rows[0], {alias: int(rows[0]["version"])}) if rows else None

@@ -27,6 +27,7 @@ from serving.auth import TokenAuth
 from serving.errors import install_error_handlers
 from serving.metrics import Metrics
 from serving.middleware import LimitsAndMetrics
+from serving.model_files_cache import prepare_pipeline_loading
 from serving.runtime import Runtime
 
 DOCS_ASSETS_URL = "/docs-assets"
@@ -45,12 +46,16 @@ def create_app(settings: Settings) -> FastAPI:
         gc.collect()
         gc.freeze()  # start-up objects (models, registry) leave the GC's scans: shorter pauses
         follower = asyncio.create_task(runtime.follow_aliases())
+        # Ready without scikit-learn/skops/MLflow's loader; imported now, off the start-up path.
+        preparing = asyncio.create_task(asyncio.to_thread(prepare_pipeline_loading))
         try:
             yield
         finally:
             follower.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await follower
+            with contextlib.suppress(Exception):
+                await preparing
             runtime.close()
 
     app = FastAPIOffline(

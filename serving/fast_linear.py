@@ -8,19 +8,15 @@ is needed here: Treelite serves only trees, and NumPy already does a dot product
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.special import expit
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeCV
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from serving.fast_rows import Rows, missing, numeric_matrix
 
-LINEAR_REGRESSORS = (Ridge, RidgeCV, LinearRegression)
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 
 class LinearScorer:
@@ -33,6 +29,25 @@ class LinearScorer:
         self,
         numeric: list[str],
         fill: np.ndarray,
+        weights: np.ndarray,
+        offset: float,
+        categorical: list[tuple[str, Any, dict[Any, float]]],
+        *,
+        logistic: bool = True,
+    ) -> None:
+        """`weights` apply to the imputed, unscaled numbers (the scaler folded in)."""
+        self.numeric = numeric
+        self._fill = fill
+        self._weights = weights
+        self._offset = offset
+        self.categorical = categorical
+        self.logistic = logistic
+
+    @classmethod
+    def fitted(
+        cls,
+        numeric: list[str],
+        fill: np.ndarray,
         mean: np.ndarray,
         scale: np.ndarray,
         weights: np.ndarray,
@@ -40,13 +55,10 @@ class LinearScorer:
         intercept: float,
         *,
         logistic: bool = True,
-    ) -> None:
-        self.numeric = numeric
-        self._fill = fill
-        self._weights = weights / scale
-        self._offset = intercept - float(np.dot(mean / scale, weights))
-        self.categorical = categorical
-        self.logistic = logistic
+    ) -> LinearScorer:
+        """From the fitted imputer, scaler and model: the scaler folded into the weights."""
+        offset = intercept - float(np.dot(mean / scale, weights))
+        return cls(numeric, fill, weights / scale, offset, categorical, logistic=logistic)
 
     def __call__(self, rows: Rows) -> np.ndarray:
         values = numeric_matrix(rows, self.numeric)
@@ -60,8 +72,38 @@ class LinearScorer:
             return np.asarray(out, dtype=float)
         return np.asarray(expit(out), dtype=float)
 
+    def state(self) -> dict[str, Any]:
+        return {
+            "numeric": self.numeric,
+            "fill": self._fill.tolist(),
+            "weights": self._weights.tolist(),
+            "offset": self._offset,
+            "categorical": [
+                [name, fill, list(weight_of.items())] for name, fill, weight_of in self.categorical
+            ],
+            "logistic": self.logistic,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> LinearScorer:
+        return cls(
+            [str(name) for name in state["numeric"]],
+            np.asarray(state["fill"], dtype=float),
+            np.asarray(state["weights"], dtype=float),
+            float(state["offset"]),
+            [
+                (str(name), fill, {value: float(weight) for value, weight in pairs})
+                for name, fill, pairs in state["categorical"]
+            ],
+            logistic=bool(state["logistic"]),
+        )
+
 
 def _numeric_part(transformer: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
     if not isinstance(transformer, Pipeline) or len(transformer.steps) != 2:
         return None
     imputer, scaler = (step for _, step in transformer.steps)
@@ -76,6 +118,10 @@ def _numeric_part(transformer: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _categorical_part(transformer: Any) -> tuple[Any, list[np.ndarray]] | None:
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
     if not isinstance(transformer, Pipeline) or len(transformer.steps) != 2:
         return None
     imputer, encoder = (step for _, step in transformer.steps)
@@ -90,17 +136,22 @@ def _categorical_part(transformer: Any) -> tuple[Any, list[np.ndarray]] | None:
 
 def _coefficients(model: Any) -> tuple[np.ndarray, float, bool] | None:
     """(weights, intercept, logistic) of a binary logistic regression or a linear regressor."""
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge, RidgeCV
+
     if isinstance(model, LogisticRegression):
         if model.coef_.shape[0] != 1 or list(model.classes_) != [0, 1]:
             return None
         return np.asarray(model.coef_[0], dtype=float), float(model.intercept_[0]), True
-    if isinstance(model, LINEAR_REGRESSORS) and np.ndim(model.coef_) == 1:
+    if isinstance(model, Ridge | RidgeCV | LinearRegression) and np.ndim(model.coef_) == 1:
         return np.asarray(model.coef_, dtype=float), float(model.intercept_), False
     return None
 
 
 def compile_linear(pipeline: Pipeline) -> LinearScorer | None:
     """A `LinearScorer` equal to the pipeline, or None if its shape is not training's."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
         return None
     preprocess, model = (step for _, step in pipeline.steps)
@@ -142,7 +193,7 @@ def compile_linear(pipeline: Pipeline) -> LinearScorer | None:
     if position != len(coef):
         return None
     joined = {key: np.concatenate(value) if value else np.zeros(0) for key, value in parts.items()}
-    return LinearScorer(
+    return LinearScorer.fitted(
         numeric,
         joined["fill"],
         joined["mean"],

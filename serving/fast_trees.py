@@ -10,15 +10,15 @@ Why Treelite and not ONNX Runtime: see benchmarks/README.md ("Scoring runtimes")
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OrdinalEncoder
 
 from serving.fast_rows import Rows, missing
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
 
 PARALLEL_ROWS = 2_000
 """From this many rows on, GTIL uses every core (a batch file); below, one thread."""
@@ -32,7 +32,10 @@ class TreeScorer:
     def __init__(self, model: Any, columns: list[tuple[str, dict[Any, float] | None]]) -> None:
         """`columns`: the model's input columns in order; a map for an encoded category (values
         it does not hold are NaN), None for a number passed through."""
+        import treelite.gtil
+
         self._model = model
+        self._predict = treelite.gtil.predict
         self.columns = columns
 
     def matrix(self, rows: Rows) -> np.ndarray:
@@ -47,15 +50,37 @@ class TreeScorer:
         return out
 
     def __call__(self, rows: Rows) -> np.ndarray:
-        import treelite.gtil
-
         threads = 1 if len(rows) < PARALLEL_ROWS else 0
-        scores = treelite.gtil.predict(self._model, self.matrix(rows), nthread=threads)
+        scores = self._predict(self._model, self.matrix(rows), nthread=threads)
         return np.asarray(scores, dtype=float).reshape(len(rows))
+
+    def state(self) -> dict[str, Any]:
+        """The column encodings (the trees themselves: `trees_bytes`)."""
+        return {
+            "columns": [
+                [name, None if codes is None else list(codes.items())]
+                for name, codes in self.columns
+            ]
+        }
+
+    def trees_bytes(self) -> bytes:
+        return bytes(self._model.serialize_bytes())
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], trees: bytes) -> TreeScorer:
+        import treelite
+
+        columns: list[tuple[str, dict[Any, float] | None]] = [
+            (str(name), None if codes is None else {v: float(c) for v, c in codes})
+            for name, codes in state["columns"]
+        ]
+        return cls(treelite.Model.deserialize_bytes(trees), columns)
 
 
 def _passthrough(transformer: Any) -> bool:
     """`"passthrough"`: a fitted ColumnTransformer holds it as an identity FunctionTransformer."""
+    from sklearn.preprocessing import FunctionTransformer
+
     if isinstance(transformer, FunctionTransformer):
         return transformer.func is None and transformer.inverse_func is None
     return isinstance(transformer, str) and transformer == "passthrough"
@@ -80,6 +105,11 @@ def _codes(encoder: OrdinalEncoder, index: int, categorical: bool) -> dict[Any, 
 
 def compile_trees(pipeline: Pipeline) -> TreeScorer | None:
     """A `TreeScorer` equal to the pipeline, or None if its shape is not training's."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OrdinalEncoder
+
     if not isinstance(pipeline, Pipeline) or len(pipeline.steps) != 2:
         return None
     preprocess, model = (step for _, step in pipeline.steps)

@@ -11,6 +11,7 @@ loaded (`restore`).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import tempfile
@@ -19,20 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
-
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
+from typing import TYPE_CHECKING, Any, cast
 
 from keel.errors import InvalidInput, ModelNotFound
-from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 from monitoring.validation import Expectations
-from registry.model_spec import SPEC_HASH_TAG, TASK_TAG, load_model_spec
+from registry.model_spec import SPEC_ARTIFACT, SPEC_HASH_TAG, TASK_TAG, spec_sha256
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
 from serving.ids import new_prediction_id
 from serving.model_files_cache import CachedModel, ModelFilesCache
 from serving.prediction_log import PredictionRecord, ServedBy, Task
-from serving.scoring import Scorer, choose_scorer
+from serving.scoring import Scorer, scorer_of
+
+if TYPE_CHECKING:  # MLflow and the profile's statistics are not needed to start serving
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ class ServedModel:
     ) -> ServedModel:
         """Compiles the fast scorer once, checked against the pipeline on probe rows."""
         name = f"model {model.name} v{model.version}"
-        choice = choose_scorer(model.pipeline, model.feature_columns, name=name)
+        choice = scorer_of(model, name=name)
         return cls(model, threshold_of(model), choice.scorer, expectations, choice.describe(), spec)
 
     @property
@@ -155,21 +156,26 @@ class ModelSet:
         return {CHAMPION: self.champion.model.version, CHALLENGER: challenger}
 
 
-Loader = Callable[[MlflowClient, ModelVersion], LoadedModel]
-ExpectationsLoader = Callable[[MlflowClient, ModelVersion], Expectations | None]
-SpecLoader = Callable[[MlflowClient, ModelVersion], dict[str, Any] | None]
+Loader = Callable[["MlflowClient", "ModelVersion"], LoadedModel]
+ExpectationsLoader = Callable[["MlflowClient", "ModelVersion"], "Expectations | None"]
+SpecLoader = Callable[["MlflowClient", "ModelVersion"], "dict[str, Any] | None"]
 
 
 def load_spec(client: MlflowClient, version: ModelVersion) -> dict[str, Any] | None:
-    """The version's model spec; None when it has none (churn versions), or, with a warning,
+    """The version's model spec (its run's `model_spec.json`, checked against the version's
+    hash tag); None when it has none (churn versions trained before specs), or, with a warning,
     when it is unreadable: serving then takes the interface from the feature service."""
-    from mlflow.exceptions import MlflowException
-
-    if SPEC_HASH_TAG not in (version.tags or {}):
+    expected = (version.tags or {}).get(SPEC_HASH_TAG)
+    if expected is None:
         return None
     try:
-        return load_model_spec(client, version.name, str(version.version))
-    except (MlflowException, OSError, ValueError, ModelNotFound) as error:
+        with tempfile.TemporaryDirectory() as tmp:
+            local = client.download_artifacts(str(version.run_id), SPEC_ARTIFACT, tmp)
+            content = Path(local).read_bytes()
+        if spec_sha256(content) != expected:
+            raise ValueError(f"{SPEC_ARTIFACT} does not match its {SPEC_HASH_TAG} tag")
+        spec: dict[str, Any] = json.loads(content)
+    except Exception as error:  # MLflow's, the file's or the JSON's: serve without the spec
         logger.warning(
             "model %s v%s: unusable model spec (%s): its interface comes from the feature service",
             version.name,
@@ -177,6 +183,7 @@ def load_spec(client: MlflowClient, version: ModelVersion) -> dict[str, Any] | N
             str(error).splitlines()[0] if str(error) else type(error).__name__,
         )
         return None
+    return spec
 
 
 def _load(client: MlflowClient, version: ModelVersion) -> LoadedModel:
@@ -188,6 +195,8 @@ def load_expectations(client: MlflowClient, version: ModelVersion) -> Expectatio
     warning, when its run has none (versions trained before Keel logged it) or it is unreadable:
     such a version serves without data validation rather than not at all."""
     from mlflow.exceptions import MlflowException
+
+    from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 
     name = f"model {version.name} v{version.version}"
     if not version.run_id:

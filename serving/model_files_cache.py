@@ -7,6 +7,11 @@ serving needs besides the files: run id, tags (the threshold), feature columns, 
 of its reference profile and when it was loaded. The pointer is replaced atomically
 (`os.replace`) after every successful load, so a crash never leaves half a pointer. Versions are
 kept (a few hundred KB each) so worker processes sharing the workspace never lose files in use.
+
+`<model>/scorers/<N>/` holds version N's compiled scorer (`serving.scorer_files`), saved the
+first time the version is loaded and proven equal to its pipeline. Later loads rebuild the scorer
+from it and prove it again on the saved probe rows, and defer the pipeline (scikit-learn, skops,
+MLflow's loader: most of a server's start-up) until something asks for it (`explain`).
 """
 
 from __future__ import annotations
@@ -18,20 +23,38 @@ import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import mlflow.artifacts
-import mlflow.sklearn
-from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
+from typing import TYPE_CHECKING, Any
 
 from keel.workspace import Workspace
 from monitoring.validation import CategoricalExpectation, Expectations, NumericExpectation
-from registry.models import LoadedModel
+from registry.models import LoadedModel, PipelineSource
+from serving import scorer_files
+from serving.scoring import SKLEARN, choose_scorer
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
+    from mlflow.entities.model_registry import ModelVersion
+    from sklearn.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
+
+
+def prepare_pipeline_loading() -> None:
+    """Import what loading a version's pipeline needs (MLflow's sklearn flavor, skops,
+    scikit-learn's estimators): run in the background once a server is ready, so the first
+    alias move it follows does not also pay these imports (2-3 s; none of them is needed to
+    start when every served version's compiled scorer is cached)."""
+    import mlflow.sklearn  # noqa: F401
+    import sklearn.compose
+    import sklearn.ensemble
+    import sklearn.linear_model  # noqa: F401
+    import skops.io  # noqa: F401
+    import treelite.sklearn  # noqa: F401
+
+    import monitoring.profile  # noqa: F401  (a new version's reference profile)
+    import training.models  # noqa: F401  (the classes a pipeline may hold)
 
 
 def cache_root(home: Path) -> Path:
@@ -93,11 +116,66 @@ class ModelFilesCache:
     def pointer(self, alias: str) -> Path:
         return self.root / f"{alias}.json"
 
+    def scorer_dir(self, version: str) -> Path:
+        return self.root / "scorers" / version
+
+    def expectations_file(self, version: str) -> Path:
+        return self.root / "expectations" / f"{version}.json"
+
+    def expectations(self, client: MlflowClient, version: ModelVersion) -> Expectations | None:
+        """The expectations of the version's reference profile: from the cache when a load
+        saved them, else from its run (`serving.model_cache.load_expectations`), then saved."""
+        path = self.expectations_file(str(version.version))
+        try:
+            return expectations_from_json(json.loads(path.read_text())["expectations"])
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logger.warning("ignoring the cached expectations %s: %s", path, error)
+        from serving.model_cache import load_expectations
+
+        expectations = load_expectations(client, version)
+        if expectations is not None:  # none: asked again (and warned about) at every start
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                body = {"format": FORMAT, "expectations": expectations_to_json(expectations)}
+                _write_atomically(path, json.dumps(body))
+            except OSError as error:
+                logger.warning("could not cache the expectations of %s: %s", path.stem, error)
+        return expectations
+
+    def spec_file(self, version: str) -> Path:
+        return self.root / "specs" / f"{version}.json"
+
+    def spec(self, client: MlflowClient, version: ModelVersion) -> dict[str, Any] | None:
+        """The version's model spec: from the cache when a load saved it, else from its run
+        (`serving.model_cache.load_spec`), then saved (a version without one is asked again)."""
+        path = self.spec_file(str(version.version))
+        try:
+            cached: dict[str, Any] = json.loads(path.read_text())["spec"]
+            return cached
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            logger.warning("ignoring the cached model spec %s: %s", path, error)
+        from serving.model_cache import load_spec
+
+        spec = load_spec(client, version)
+        if spec is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                _write_atomically(path, json.dumps({"format": FORMAT, "spec": spec}))
+            except OSError as error:
+                logger.warning("could not cache the model spec of %s: %s", path.stem, error)
+        return spec
+
     def download(self, client: MlflowClient, version: ModelVersion) -> LoadedModel:
         """Load `version`, from the cache when its files are already there."""
         key = str(version.version)
         target = self.version_dir(key)
         if not target.exists():
+            import mlflow.artifacts
+
             target.parent.mkdir(parents=True, exist_ok=True)
             uri = client.get_model_version_download_uri(version.name, version.version)
             with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
@@ -115,19 +193,34 @@ class ModelFilesCache:
             key, run_id=str(version.run_id), tags=dict(version.tags or {}), alias=None
         )
 
+    def _load_pipeline(self, version: str) -> Pipeline:
+        import mlflow.sklearn
+
+        pipeline: Pipeline = mlflow.sklearn.load_model(str(self.version_dir(version)))
+        return pipeline
+
     def _open(
         self, version: str, *, run_id: str, tags: dict[str, str], alias: str | None
     ) -> LoadedModel:
-        pipeline = mlflow.sklearn.load_model(str(self.version_dir(version)))
-        return LoadedModel(
-            name=self._name,
-            version=version,
-            alias=alias,
-            run_id=run_id,
-            pipeline=pipeline,
-            feature_columns=[str(c) for c in getattr(pipeline, "feature_names_in_", [])],
-            tags=tags,
-        )
+        """The version from its cached files: with its saved compiled scorer and the pipeline
+        deferred when the scorer proves itself again, else the pipeline loaded now, its scorer
+        chosen and (when fast) saved for the next load."""
+        name = f"model {self._name} v{version}"
+        saved = scorer_files.load(self.scorer_dir(version), name=name)
+        if saved is not None:
+            source = PipelineSource(lambda: self._load_pipeline(version))
+            columns, choice = saved.feature_columns, saved.choice
+        else:
+            pipeline = self._load_pipeline(version)
+            source = PipelineSource.of(pipeline)
+            columns = [str(c) for c in getattr(pipeline, "feature_names_in_", [])]
+            choice = choose_scorer(pipeline, columns, name=name)
+            if choice.path != SKLEARN:
+                try:
+                    scorer_files.save(self.scorer_dir(version), choice, columns)
+                except OSError as error:  # only costs the next start its compile
+                    logger.warning("%s: could not save its compiled scorer: %s", name, error)
+        return LoadedModel(self._name, version, alias, run_id, source, columns, tags, scorer=choice)
 
     def remember(self, alias: str, model: LoadedModel, expectations: Expectations | None) -> None:
         """Record that `alias` now serves `model` (its files must be in the cache)."""

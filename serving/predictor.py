@@ -27,7 +27,6 @@ from serving.online_features import (
     as_feature_source,
 )
 from serving.prediction_log import PredictionRecord, ServedBy, entity_key
-from training.explain import linear_contributions, top_contributions
 
 EXPLAIN_TOP = 5
 Entity = Mapping[str, Any]
@@ -197,6 +196,8 @@ def _unknown(entity: Mapping[str, Any]) -> UnknownEntity:
 
 
 def _explain(served: ServedModel, rows: list[Features]) -> list[list[tuple[str, float]]]:
+    from training.explain import linear_contributions, top_contributions  # only to explain
+
     columns = served.model.feature_columns
     frame = pd.DataFrame([[row.get(c) for c in columns] for row in rows], columns=columns)
     try:

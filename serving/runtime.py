@@ -22,7 +22,7 @@ from keel.errors import LogUnavailable, NotFound
 from keel.project import Project, discover_project
 from keel.provenance import code_commit
 from keel.settings import Settings
-from registry.client import mlflow_client
+from registry.registry_client import serving_registry_client
 from serving.batcher import MicroBatcher
 from serving.log_disk import disk_problem
 from serving.metrics import Metrics
@@ -203,19 +203,29 @@ class Runtime:
             store = open_project_store(project)
             served = [(model.name, model.feature_service) for model in project.models]
         cache_dir = Workspace.from_settings(settings).model_cache_dir
-        client = mlflow_client(settings)
+        client = serving_registry_client(settings)  # alias reads without importing MLflow
         probe = registry_probe(settings)
         commit = code_commit()
-        predictors = [
-            Predictor(
-                ModelCache(client, name, files=ModelFilesCache(cache_dir, name), probe=probe),
-                feature_source(store, service, settings),
-                code_commit=commit,
-                challenger_share=settings.challenger_share,
-                shadow=settings.shadow,
+        predictors = []
+        for name, service in served:
+            files = ModelFilesCache(cache_dir, name)
+            cache = ModelCache(
+                client,
+                name,
+                files=files,
+                expectations_loader=files.expectations,
+                spec_loader=files.spec,
+                probe=probe,
             )
-            for name, service in served
-        ]
+            predictors.append(
+                Predictor(
+                    cache,
+                    feature_source(store, service, settings),
+                    code_commit=commit,
+                    challenger_share=settings.challenger_share,
+                    shadow=settings.shadow,
+                )
+            )
         log = open_prediction_log(settings)
         runtime = cls(settings, store, predictors, log, metrics, project)
         for model in runtime.models.values():

@@ -8,12 +8,12 @@ the imputers' fill values and the one-rule threshold, and missing ones.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.compose import ColumnTransformer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 UNSEEN = "\x00keel-unseen-category"
 PROBES = 256
@@ -21,6 +21,10 @@ PROBES = 256
 
 def _encoders(step: Any) -> list[tuple[list[str], Any]]:
     """(columns, encoder) of every ordinal or one-hot encoder under a ColumnTransformer."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
+
     found: list[tuple[list[str], Any]] = []
     if isinstance(step, ColumnTransformer):
         for _, transformer, columns in step.transformers_:

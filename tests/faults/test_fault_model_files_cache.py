@@ -38,7 +38,7 @@ def test_cached_champion_comes_back_with_its_version_threshold_and_expectations(
         version="3",
         alias="champion",
         run_id="run-3",
-        pipeline=pipeline,
+        source=pipeline,
         feature_columns=["logins_7d", "tenure"],
         tags={"keel.threshold": "0.3"},
     )
