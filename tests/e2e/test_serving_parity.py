@@ -48,7 +48,7 @@ def test_served_scores_equal_the_offline_pipeline_on_point_in_time_features(
     assert models.current.champion.expectations is not None  # type: ignore[union-attr]
     champion = models.current.champion.model  # type: ignore[union-attr]
     expected = champion.pipeline.predict_proba(offline.loc[customers, champion.feature_columns])
-    scored = predictor.predict(customers, as_of_unix=as_of)
+    scored = predictor.predict_customers(customers, as_of_unix=as_of)
     features.close()
     for answer, probability in zip(scored.answers, expected[:, 1], strict=True):
         assert isinstance(answer, Prediction)

@@ -262,11 +262,11 @@ def test_the_label_view_is_online_but_in_no_service(store: FeatureStore) -> None
     assert online["was_returned"] == [0, 1]
 
 
+@pytest.mark.parametrize("project", ["redis"], indirect=True)  # the Redis online store's case
 def test_an_unreachable_redis_online_store_is_one_error_naming_the_yaml(
     project: Project, steps: list[str], tmp_path: Path
 ) -> None:
-    if "type: redis" not in (project.feature_repo / "feature_store.yaml").read_text():
-        pytest.skip("the Redis online store's case")
+    assert "type: redis" in (project.feature_repo / "feature_store.yaml").read_text()
     shutil.copytree(project.path.parent, tmp_path, dirs_exist_ok=True)
     config = tmp_path / "repo" / "feature_store.yaml"
     closed = f"127.0.0.1:{free_port()},db=0,socket_connect_timeout=1"

@@ -32,6 +32,8 @@ CREDENTIALS: dict[str, str | None] = {"none": None, "wrong": WRONG, **TOKENS}
 
 ROUTE_SCOPES: dict[tuple[str, str], str | None] = {
     ("POST", "/v1/predict"): "predict",
+    ("GET", "/v1/models"): "predict",
+    ("POST", "/v1/models/{model}/predict"): "predict",
     ("POST", "/v1/features"): "predict",
     ("POST", "/v1/feedback"): "feedback",
     ("POST", "/admin/reload"): "admin",
@@ -120,6 +122,7 @@ def bodies(journey: DemoResult, http: httpx.Client) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     return {
         "/v1/predict": {"customer_id": customer},
+        "/v1/models/{model}/predict": {"entities": {"customer_id": [customer]}},
         "/v1/features": {
             "feature_service": "churn_v1",
             "entities": {"customer_id": [customer], "as_of_unix": [1_790_000_000]},
@@ -143,7 +146,8 @@ def test_every_route_answers_each_credential_as_its_scope_says(
         for (method, path), scope in ROUTE_SCOPES.items():
             for name, token in CREDENTIALS.items():
                 headers = {"authorization": f"Bearer {token}"} if token else {}
-                answer = http.request(method, path, json=payloads.get(path), headers=headers)
+                concrete = path.replace("{model}", settings.model_name)
+                answer = http.request(method, concrete, json=payloads.get(path), headers=headers)
                 outcomes[(method, path, name)] = answer.status_code
                 assert WRONG not in answer.text
                 if scope is None or name == scope:

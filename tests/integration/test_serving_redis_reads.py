@@ -48,7 +48,7 @@ def production(journey: DemoResult, redis_url: str, postgres_url: str) -> Iterat
 
 def test_direct_redis_reads_equal_feast_get_online_features(production: Settings) -> None:
     store = open_store(production)
-    direct = feature_source(store, production)
+    direct = feature_source(store, production.feature_service, production)
     assert isinstance(direct, DirectRedisFeatures)
     customers = [*sample_customers(production, 40), UNKNOWN_CUSTOMER]
     as_of = int(time.time())
