@@ -64,7 +64,9 @@ def export_log_window(
         since = (now or datetime.now(UTC)) - window
         recent = table.filter(pc.greater_equal(table["created_at"], since))
         if recent.num_rows == 0:
-            raise InvalidInput(f"the prediction log has no rows{whose} in the last {window}")
+            raise InvalidInput(
+                f"the prediction log has no rows{whose} in the last {_spoken(window)}"
+            )
     pq.write_table(recent, out)
     everything.unlink()
     return recent.num_rows
@@ -81,3 +83,13 @@ def resolve_current(
     out = scratch / f"window{len(list(scratch.iterdir()))}.parquet"
     export_log_window(settings, window, out, model=model)
     return out
+
+
+def _spoken(window: timedelta) -> str:
+    """`7 days`, `24 hours`, `90 minutes`: a window as people say it."""
+    seconds = int(window.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

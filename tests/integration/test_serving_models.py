@@ -5,6 +5,8 @@ on the workspace (plus a third model of keel.yaml with no version yet)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -206,3 +208,58 @@ def test_features_serve_any_service_of_the_project_repo(served: Served) -> None:
     assert answer.status_code == 200, answer.text
     names = answer.json()["metadata"]["feature_names"]
     assert {"courier_id", "zone_id", "distance_x_traffic"} <= set(names)
+
+
+def keel(served: Served, *args: str) -> subprocess.CompletedProcess[str]:
+    """The `keel` CLI on the served workspace and its keel.yaml, as a user runs it."""
+    env = {
+        **os.environ,
+        "KEEL_HOME": str(served.settings.home),
+        "KEEL_CONFIG": str(served.root / "keel.yaml"),
+    }
+    command = [str(Path(sys.executable).parent / "keel"), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_feedback_then_monitoring_per_model_on_the_served_log(served: Served) -> None:
+    """The journey's last steps: outcomes for both tasks through the API (a number for the
+    regression, 0/1 for the binary model), then live performance and drift per model from the
+    log this server wrote."""
+    orders = served.orders.iloc[10:14]
+    eta = post(served, "delivery_minutes", {"entities": columns(orders)}).json()["predictions"]
+    late = post(served, "late_delivery", {"entities": columns(orders)}).json()["predictions"]
+    at = "2026-12-01T12:00:00Z"
+
+    def feedback(prediction_id: str, outcome: float) -> httpx.Response:
+        body = {"prediction_id": prediction_id, "outcome": outcome, "observed_at": at}
+        return httpx.post(f"{served.url}/v1/feedback", json=body, timeout=30)
+
+    for item, minutes in zip(eta, orders.delivery_minutes, strict=True):
+        answer = feedback(item["prediction_id"], float(minutes))
+        assert answer.status_code == 200 and answer.json()["status"] == "recorded", answer.text
+    refused = feedback(late[0]["prediction_id"], 0.5)
+    assert refused.status_code == 422 and "outcome" in refused.json()["detail"]
+    assert feedback(late[0]["prediction_id"], 1).json()["outcome"] == 1
+
+    performance = keel(served, "monitor", "performance", "--model", "delivery_minutes@champion")
+    assert performance.returncode == 0, performance.stderr
+    assert "MAE" in performance.stdout and "too few labels" in performance.stdout
+    drift = keel(
+        served, "monitor", "drift", "--model", "late_delivery@champion", "--current", "log:all"
+    )
+    assert drift.returncode == 0, drift.stderr
+    assert "too few rows" in drift.stdout  # a handful of answers: no verdict, said so
+    erased = keel(
+        served,
+        "predictions",
+        "forget",
+        "--entity",
+        f"courier_id={eta[0]['courier_id']}",
+        "--entity",
+        f"zone_id={eta[0]['zone_id']}",
+        "--model",
+        "delivery_minutes",
+    )
+    assert erased.returncode == 0, erased.stderr
+    assert logged(served, eta[0]["prediction_id"]) is None
+    assert logged(served, late[0]["prediction_id"]) is not None  # another model's: kept
