@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.stats import chi2, kstwo
 
 FloatArray = NDArray[Any]  # float or integer arrays (counts are integers)
 
@@ -94,6 +93,8 @@ def ks_pvalue(statistic: float, n_reference: int, n_current: int) -> float:
     if n_reference == 0 or n_current == 0:
         return 1.0
     m, n = sorted([float(n_reference), float(n_current)], reverse=True)
+    from scipy.stats import kstwo  # 0.5 s to import: only drift checks pay it, not serving
+
     return float(kstwo.sf(statistic, np.round(m * n / (m + n))))
 
 
@@ -142,4 +143,6 @@ def chi_square(
     fitted = np.outer(table.sum(axis=1), table.sum(axis=0)) / totals
     statistic = float(np.sum((table - fitted) ** 2 / fitted))
     dof = table.shape[1] - 1
+    from scipy.stats import chi2
+
     return statistic, float(chi2.sf(statistic, dof))
