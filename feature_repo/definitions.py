@@ -13,10 +13,11 @@ from feast import Entity, FeatureService, FeatureView
 from feast.on_demand_feature_view import OnDemandFeatureView
 
 from feature_repo.entities import customer
+from feature_repo.example import FEATURE_SERVICE, MODEL_NAME
 from feature_repo.feature_views import customer_activity, customer_profile, customer_support
 from feature_repo.on_demand import derived_view
 
-CHURN_SERVICE = "churn_v1"
+CHURN_SERVICE = FEATURE_SERVICE
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def build(features_dir: Path, *, spark_uri: str | None = None) -> Definitions:
             derived,
         ],
         description="Features of the churn model, version 1.",
-        tags={"model": "churn"},
+        tags={"model": MODEL_NAME},
     )
     return Definitions(
         entities=[customer],

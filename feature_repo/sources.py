@@ -17,6 +17,7 @@ from feast.field import Field
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 from feast.types import Int64
 
+from feature_repo.example import REQUEST_FIELD
 from feature_repo.tables import ACTIVITY_TABLE, PROFILE_TABLE, SUPPORT_TABLE
 
 TIMESTAMP_FIELD = "event_timestamp"
@@ -55,6 +56,6 @@ def support_source(features_dir: Path, spark_uri: str | None = None) -> DataSour
 
 request_context = RequestSource(
     name="request_context",
-    schema=[Field(name="as_of_unix", dtype=Int64, description="Scoring time, Unix seconds.")],
+    schema=[Field(name=REQUEST_FIELD, dtype=Int64, description="Scoring time, Unix seconds.")],
     description="Supplied per request: the snapshot time in training, now in serving.",
 )

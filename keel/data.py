@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from keel.feature_pipeline import FeatureTables, build_feature_tables
 from keel.provenance import write_manifest
 from keel.settings import Settings
 from keel.workspace import Workspace
 from synthetic.churn import GeneratorConfig, generate, write_raw_tables
+from synthetic.churn_features import FeatureTables, build_feature_tables
 from synthetic.churn_labels import SnapshotPlan
 from synthetic.real_table import RealTables, churn_table, latest_snapshot, split_holdout
 from synthetic.tabular import write_table
@@ -76,7 +76,7 @@ def write_real_table(
 ) -> RealTables:
     """The workspace's labelled one-row-per-customer table (and its holdout) as Parquet.
 
-    See ``synthetic.real_table``: features as of the latest snapshot plus ``churned``. The
+    See ``synthetic.real_table``: features as of the latest snapshot plus the label. The
     holdout (a random ``holdout_share`` of the customers) is for ``keel data report
     --holdout``; without ``holdout_out`` every row goes into ``out``.
     """

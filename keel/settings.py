@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from feature_repo import example
+
 Profile = Literal["local", "production", "spark"]
 
 
@@ -32,8 +34,9 @@ class Settings(BaseSettings):
     project: str = "keel"
     """Feast project name (also the prefix of the MLflow experiment)."""
 
-    model_name: str = "churn"
-    feature_service: str = "churn_v1"
+    model_name: str = example.MODEL_NAME
+    feature_service: str = example.FEATURE_SERVICE
+    """The built-in example's model and feature service (`feature_repo.example`) unless set."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
     postgres_url: str = "postgresql://postgres@127.0.0.1:5432/test"
@@ -78,7 +81,7 @@ class Settings(BaseSettings):
     """Seconds between checks of where the `champion`/`challenger` aliases point."""
 
     challenger_share: float = Field(default=0.0, ge=0.0, le=1.0)
-    """Share of customers (sticky by a hash of customer_id) served by `challenger`."""
+    """Share of entities (sticky by a hash of the entity key) served by `challenger`."""
 
     shadow: bool = False
     """Also score champion-served customers with `challenger` and log it, unreturned."""

@@ -10,18 +10,19 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from feature_repo.example import SCORE_COLUMN
 from keel.errors import InvalidInput
 from keel.input_files import check_timestamps
 from monitoring.profile import ReferenceProfile
 
 PREDICTION_COLUMNS = ("created_at", "score", "label", "model_version", "outcome")
 SCORE = "score"
-OLD_SCORE = "churn_probability"
+OLD_SCORE = SCORE_COLUMN
 """The score column of exports written before the log was generic."""
 
 
 def with_score(frame: pd.DataFrame) -> pd.DataFrame:
-    """An export of an older Keel (`churn_probability`) with its score named `score`."""
+    """An export of an older Keel (score column `OLD_SCORE`) with its score named `score`."""
     if SCORE not in frame.columns and OLD_SCORE in frame.columns:
         return frame.rename(columns={OLD_SCORE: SCORE})
     return frame

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from feature_repo.example import ENTITY_KEY, LABEL_COLUMN
 from keel.atomic_files import write_bytes
 from keel.errors import WorkspaceNotReady
 from training.labels import TIMESTAMP, LabelTable
 
-LABEL = "churned"
-KEY = "customer_id"
+LABEL = LABEL_COLUMN
+KEY = ENTITY_KEY
 LABELS_DIR = "labels"
 """Beside the raw tables' directory: `$KEEL_HOME/data/labels/`."""
 

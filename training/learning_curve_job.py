@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from feature_repo.example import ENTITY_KEY, REQUEST_FIELD
 from keel.errors import InvalidInput
 from keel.feature_store import open_store
 from keel.input_files import Column, TableSchema, read_input
@@ -35,7 +36,9 @@ MODELS: dict[str, Callable[..., Pipeline]] = {
     "logistic_regression": logistic_regression,
     "gradient_boosting": gradient_boosting,
 }
-ID_COLUMNS = ("customer_id", "as_of_unix", TIMESTAMP)
+ID_COLUMNS = (ENTITY_KEY, REQUEST_FIELD, TIMESTAMP)
+"""Columns of a `--data` table that identify a row rather than describe it (the built-in
+example's entity key and request field, and the snapshot time): never features."""
 
 
 @dataclass(frozen=True)
@@ -74,15 +77,15 @@ def workspace_data(settings: Settings, labels: LabelTable) -> LabelledData:
 
 
 def _read_table(path: Path, target: str) -> pd.DataFrame:
-    """`--data`: the 0/1 target; when present, `customer_id` (integers) and `event_timestamp`
-    (zone-aware) identify a row, so each (customer, time) pair appears once."""
+    """`--data`: the 0/1 target; when present, the example's entity key (integers) and
+    `event_timestamp` (zone-aware) identify a row, so each (entity, time) pair appears once."""
     schema = TableSchema(
         columns=(
             Column(target, "binary"),
-            Column("customer_id", "integer", required=False),
+            Column(ENTITY_KEY, "integer", required=False),
             Column(TIMESTAMP, "timestamp", required=False),
         ),
-        unique=("customer_id", TIMESTAMP),
+        unique=(ENTITY_KEY, TIMESTAMP),
     )
     return read_input(path, schema, role="--data")
 

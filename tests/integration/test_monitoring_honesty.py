@@ -3,7 +3,7 @@ rarely anywhere else.
 
 For each seed, the same data is generated without a scenario and with each drift scenario
 (they act on the last 30 days). Reference: the features as of the last training snapshot
-(30 days before the end); current: the rows of the last 30 days (`monitoring.windows`). A
+(30 days before the end); current: the rows of the last 30 days (`synthetic.churn_windows`). A
 flagged feature outside the scenario's footprint is a false alarm.
 """
 
@@ -17,17 +17,17 @@ import pandas as pd
 import pytest
 
 from feature_repo.tables import ACTIVITY_TABLE, PROFILE_TABLE, SUPPORT_TABLE
-from keel.feature_pipeline import build_feature_tables
 from monitoring.drift import DriftReport, compute_drift
 from monitoring.profile import build_reference_profile
-from monitoring.windows import (
+from synthetic.churn import GeneratorConfig, generate, write_raw_tables
+from synthetic.churn_features import build_feature_tables
+from synthetic.churn_windows import (
     current_window,
     features_as_of,
     pooled,
     reference_instants,
     reference_window,
 )
-from synthetic.churn import GeneratorConfig, generate, write_raw_tables
 
 pytestmark = pytest.mark.integration
 

@@ -360,7 +360,8 @@ def test_training_frame_is_the_sorted_feast_frame_and_skips_an_idle_mlflow(
         old = sort_rows(
             store.get_historical_features(
                 entity_df=normalise_entity_frame(entities), features=service
-            ).to_df()
+            ).to_df(),
+            ["customer_id"],
         )
     pd.testing.assert_frame_equal(frame, old, check_exact=True)
     assert frame["event_timestamp"].is_monotonic_increasing

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from keel.errors import InvalidInput, WorkspaceNotReady
-from keel.feature_pipeline import build_feature_tables
+from synthetic.churn_features import build_feature_tables
 
 DAY = pd.Timedelta(days=1)
 

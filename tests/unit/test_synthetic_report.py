@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keel.feature_pipeline import build_feature_tables
 from synthetic.churn import GeneratorConfig, generate, write_raw_tables
+from synthetic.churn_features import build_feature_tables
 from synthetic.copula import GaussianCopula
 from synthetic.privacy import Attack, normalised_risk
 from synthetic.real_table import RealTables, real_tables

@@ -16,9 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.feature_pipeline import build_feature_tables
 from keel.settings import get_settings
 from synthetic.churn import GeneratorConfig, RawTables, generate, write_raw_tables
+from synthetic.churn_features import build_feature_tables
 from synthetic.scenarios import SCENARIO_NAMES, parse_scenario, parse_scenarios
 
 END = datetime.date(2025, 6, 1)
