@@ -181,11 +181,11 @@ def register_kinds(settings: Settings, kinds: list[str]) -> dict[str, str]:
     import mlflow.sklearn
     from bench_scoring import champion_data
 
+    from feature_repo.example import LABEL_COLUMN as LABEL
     from registry.client import mlflow_client
     from registry.models import resolve_version
     from serving.model_cache import ServedModel
     from serving.model_files_cache import ModelFilesCache
-    from training.labels import LABEL
     from training.models import SKOPS_TRUSTED_TYPES, candidates
 
     client = mlflow_client(settings)
