@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import matplotlib
 
@@ -98,23 +100,40 @@ def score_distribution(
     return _png(fig)
 
 
-def performance_over_time(report: PerformanceReport) -> bytes | None:
-    """PR AUC and ROC AUC per day and version (days with enough labels only)."""
-    rows = [r for r in report.by_day if r.pr_auc is not None]
+def _two_figures_per_day(
+    rows: Sequence[Any], first: str, second: str, labels: tuple[str, str], *, top: float | None
+) -> bytes | None:
+    """Two of the rows' figures (attribute names) per day, a line each per version; None
+    without rows. `top`: the y axis' upper limit (None: as the data needs)."""
     if not rows:
         return None
     fig, ax = plt.subplots(figsize=(8, 3))
     for version in sorted({r.model_version for r in rows}):
         mine = [r for r in rows if r.model_version == version]
         days = [r.day for r in mine]
-        ax.plot(days, [r.pr_auc or 0.0 for r in mine], marker="o", label=f"v{version} PR AUC")
         ax.plot(
-            days, [r.roc_auc or 0.0 for r in mine], marker="s", ls="--", label=f"v{version} ROC AUC"
+            days,
+            [getattr(r, first) or 0.0 for r in mine],
+            marker="o",
+            label=f"v{version} {labels[0]}",
         )
-    ax.set_ylim(0, 1)
+        ax.plot(
+            days,
+            [getattr(r, second) or 0.0 for r in mine],
+            marker="s",
+            ls="--",
+            label=f"v{version} {labels[1]}",
+        )
+    ax.set_ylim(bottom=0, top=top)
     ax.tick_params(axis="x", rotation=45, labelsize=7)
     ax.legend(fontsize=7)
     return _png(fig)
+
+
+def performance_over_time(report: PerformanceReport) -> bytes | None:
+    """PR AUC and ROC AUC per day and version (days with enough labels only)."""
+    rows = [r for r in report.by_day if r.pr_auc is not None]
+    return _two_figures_per_day(rows, "pr_auc", "roc_auc", ("PR AUC", "ROC AUC"), top=1)
 
 
 def live_performance_over_time(report: AnyPerformanceReport) -> bytes | None:
@@ -123,15 +142,4 @@ def live_performance_over_time(report: AnyPerformanceReport) -> bytes | None:
     if isinstance(report, PerformanceReport):
         return performance_over_time(report)
     rows = [r for r in report.by_day if r.mae is not None]
-    if not rows:
-        return None
-    fig, ax = plt.subplots(figsize=(8, 3))
-    for version in sorted({r.model_version for r in rows}):
-        mine = [r for r in rows if r.model_version == version]
-        days = [r.day for r in mine]
-        ax.plot(days, [r.mae or 0.0 for r in mine], marker="o", label=f"v{version} MAE")
-        ax.plot(days, [r.rmse or 0.0 for r in mine], marker="s", ls="--", label=f"v{version} RMSE")
-    ax.set_ylim(bottom=0)
-    ax.tick_params(axis="x", rotation=45, labelsize=7)
-    ax.legend(fontsize=7)
-    return _png(fig)
+    return _two_figures_per_day(rows, "mae", "rmse", ("MAE", "RMSE"), top=None)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import html
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from keel.atomic_files import write_text
 from keel.settings import Settings
@@ -136,24 +138,30 @@ def _number(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def regression_performance_rows(report: RegressionPerformanceReport) -> str:
-    """The regression model's live error table: MAE, RMSE and bias per version and day."""
-    rows = [
+def _live_rows(rows: Sequence[Any], figures: Sequence[tuple[str, str]]) -> str:
+    """The live table: version, day, counts, then `figures` (attribute, heading) per row; a
+    row with a note shows it in place of its first figure."""
+    cells = [
         [
             html.escape(r.model_version),
             r.day,
             f"{r.predictions:,}",
             f"{r.labelled:,}",
-            f"<span class='note'>{html.escape(r.note)}</span>" if r.note else _number(r.mae),
-            _number(r.rmse),
-            _number(r.bias),
-            _number(r.mean_prediction),
-            _number(r.mean_outcome),
+            f"<span class='note'>{html.escape(r.note)}</span>"
+            if r.note
+            else _number(getattr(r, figures[0][0])),
+            *(_number(getattr(r, name)) for name, _ in figures[1:]),
         ]
-        for r in report.rows
+        for r in rows
     ]
-    header = ["version", "day", "predictions", "outcomes", "MAE", "RMSE", "bias"]
-    return _table([*header, "mean prediction", "mean outcome"], rows)
+    return _table(["version", "day", "predictions", "outcomes", *(h for _, h in figures)], cells)
+
+
+def regression_performance_rows(report: RegressionPerformanceReport) -> str:
+    """The regression model's live error table: MAE, RMSE and bias per version and day."""
+    figures = [("mae", "MAE"), ("rmse", "RMSE"), ("bias", "bias")]
+    figures += [("mean_prediction", "mean prediction"), ("mean_outcome", "mean outcome")]
+    return _live_rows(report.rows, figures)
 
 
 def performance_section(report: AnyPerformanceReport | None, figure: bytes | None) -> str:
@@ -168,34 +176,9 @@ def performance_section(report: AnyPerformanceReport | None, figure: bytes | Non
 
 def binary_performance_rows(report: PerformanceReport) -> str:
     """The binary model's live table: PR AUC, ROC AUC, calibration and rates."""
-    number = _number
-
-    rows = [
-        [
-            html.escape(r.model_version),
-            r.day,
-            f"{r.predictions:,}",
-            f"{r.labelled:,}",
-            f"<span class='note'>{html.escape(r.note)}</span>" if r.note else number(r.pr_auc),
-            number(r.roc_auc),
-            number(r.calibration_error),
-            number(r.observed_rate),
-            number(r.predicted_positive_rate),
-        ]
-        for r in report.rows
-    ]
-    header = [
-        "version",
-        "day",
-        "predictions",
-        "outcomes",
-        "PR AUC",
-        "ROC AUC",
-        "ECE",
-        "observed",
-        "predicted +",
-    ]
-    return _table(header, rows)
+    figures = [("pr_auc", "PR AUC"), ("roc_auc", "ROC AUC"), ("calibration_error", "ECE")]
+    figures += [("observed_rate", "observed"), ("predicted_positive_rate", "predicted +")]
+    return _live_rows(report.rows, figures)
 
 
 def system_section(view: SystemView | None, url: str | None) -> str:
