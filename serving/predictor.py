@@ -135,8 +135,7 @@ class Predictor:
                 continue
             answers.append(None)
             role: ServedBy = "champion"
-            bucket = joined[keys[0]] if len(keys) == 1 else entity_key(joined)
-            if models.challenger and challenger_bucket(bucket, self._share):
+            if models.challenger and challenger_bucket(_bucket_id(joined, keys), self._share):
                 role = "challenger"
             groups.setdefault(role, []).append((i, joined, features))
         shadow_records: list[PredictionRecord] = []
@@ -188,6 +187,11 @@ class Predictor:
             missing = [name for name in columns if logged.get(name) is None]
             out.append(Prediction(record, missing, explanation))
         return out
+
+
+def _bucket_id(joined: dict[str, Any], keys: Sequence[str]) -> Any:
+    """What the A/B bucket hashes: the one join key's value, or the keys' canonical JSON."""
+    return joined[keys[0]] if len(keys) == 1 else entity_key(joined)
 
 
 def _unknown(entity: Mapping[str, Any]) -> UnknownEntity:
