@@ -1,6 +1,6 @@
-"""Keel's churn repo opened by Feast's own CLI: `feast apply`, `feast materialize` and `feast serve`
-in feature_repo/ with the environment `keel features env` prints, on a generated workspace; and
-Keel's own store reads what Feast's CLI wrote."""
+"""Keel's churn repo opened by Feast's own CLI: `feast apply`, `feast materialize`, `feast serve`
+and `feast ui` in feature_repo/ with the environment `keel features env` prints, on a generated
+workspace; and Keel's own store reads what Feast's CLI wrote."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -80,14 +81,15 @@ def applied(feast_env: dict[str, str]) -> str:
     return printed
 
 
-@pytest.fixture(scope="module")
-def feast_server(feast_env: dict[str, str], applied: str) -> Iterator[str]:
-    """`feast serve` on a free port of 127.0.0.1; its base URL."""
+@contextmanager
+def feast_process(env: dict[str, str], command: str, ready_path: str) -> Iterator[str]:
+    """`feast <command>` serving on a free port of 127.0.0.1 until `ready_path` answers; its
+    base URL. Stopped when the block exits."""
     port = free_port()
     process = subprocess.Popen(
-        [str(FEAST), "serve", "-h", "127.0.0.1", "-p", str(port)],
+        [str(FEAST), command, "-h", "127.0.0.1", "-p", str(port)],
         cwd=REPO_DIR,
-        env=feast_env,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -97,17 +99,24 @@ def feast_server(feast_env: dict[str, str], applied: str) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while True:
             try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2):
+                with urllib.request.urlopen(f"{url}{ready_path}", timeout=2):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     _, errors = process.communicate(timeout=10) if process.poll() else ("", "")
-                    pytest.fail(f"feast serve did not start: {errors[-2000:]}")
+                    pytest.fail(f"feast {command} did not start: {errors[-2000:]}")
                 time.sleep(0.5)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def feast_server(feast_env: dict[str, str], applied: str) -> Iterator[str]:
+    """`feast serve` on a free port of 127.0.0.1; its base URL."""
+    with feast_process(feast_env, "serve", "/health") as url:
+        yield url
 
 
 def latest(settings: Settings, table: str, customer: int) -> pd.Series:
@@ -203,3 +212,19 @@ def test_feast_serve_answers_get_online_features(settings: Settings, feast_serve
     assert values["monthly_price"] == pytest.approx(profile["monthly_price"])
     expected_tenure = (2_000_000_000 - profile["signup_unix"]) / 86_400
     assert values["tenure_days"] == pytest.approx(expected_tenure)
+
+
+def test_feast_ui_starts_on_the_churn_repo_and_answers_its_page(
+    feast_env: dict[str, str], applied: str
+) -> None:
+    """`feast ui` needs `feast[grpcio]` (Keel installs it): its page, and the registry API the
+    page reads lists the churn service."""
+    with feast_process(feast_env, "ui", "/") as url:
+        with urllib.request.urlopen(f"{url}/", timeout=30) as response:
+            page = response.read().decode()
+        assert response.status == 200 and "<html" in page.lower()
+        project = feast_env["KEEL_PROJECT"]
+        listing = f"{url}/api/v1/feature_services?project={project}"
+        with urllib.request.urlopen(listing, timeout=30) as response:
+            services = json.load(response)["featureServices"]
+        assert [s["spec"]["name"] for s in services] == ["churn_v1"]
