@@ -17,8 +17,8 @@ from keel.server_process import running_server
 from keel.settings import Settings
 from keel.workspace import Workspace
 from serving.prediction_log import open_prediction_log
-from synthetic.churn_labels import write_churn_labels
-from training.train import TrainResult, train
+from synthetic.churn_labels import churn_model, write_churn_labels
+from training.model_train import ModelTrainResult, train_workspace_model
 
 UNKNOWN_CUSTOMER = 10**12
 SERVE_PORT = 8000
@@ -31,7 +31,7 @@ class DemoResult:
     data: DataSummary
     applied: ApplySummary
     materialized: list[str]
-    training: TrainResult
+    training: ModelTrainResult
     server_url: str
     responses: list[dict[str, Any]]
     logged_predictions: int
@@ -74,7 +74,8 @@ def run_demo(
     materialized = materialize(settings, on_step=on_step)
     on_step("labelling snapshots")
     labels = write_churn_labels(workspace.raw_dir)  # the example's label table; training reads it
-    result = train(settings, labels, on_step=on_step)
+    spec = churn_model(settings, labels)
+    result = train_workspace_model(settings, spec, made=labels, on_step=on_step)
     on_step("starting `keel serve` and calling it over HTTP")
     responses: list[dict[str, Any]] = []
     log_file = workspace.demo_dir / "server.log"

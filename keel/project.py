@@ -11,6 +11,7 @@ models:
     # optional, with their defaults:
     timestamp: event_timestamp       # when the prediction would have been made (UTC)
     split: {train: 0.7, valid: 0.15, test: 0.15}   # fractions of rows, in time order
+                                     # or {by: snapshots}: last time tests, the one before validates
     candidates: [one_rule, ridge, gradient_boosting]  # all of the task's; baselines always run
     gate_margin: 0.01                # binary: PR AUC over the baseline; regression: 1% of MAE
     fn_cost: 5.0                     # binary only, with fp_cost: threshold by cost, not max F1
@@ -69,14 +70,24 @@ class _Strict(BaseModel):
 
 class Split(_Strict):
     """Fractions of the label rows, in `timestamp` order: the earliest train, then validation,
-    then test (no row of a later set is older than a row of an earlier one)."""
+    then test (no row of a later set is older than a row of an earlier one).
 
+    `by: snapshots` is for a label table of periodic snapshots (every entity at a few moments):
+    the last timestamp tests, the one before it validates, every earlier one trains; the
+    fractions do not apply."""
+
+    by: Literal["rows", "snapshots"] = "rows"
     train: float = Field(default=0.7, gt=0, lt=1)
     valid: float = Field(default=0.15, gt=0, lt=1)
     test: float = Field(default=0.15, gt=0, lt=1)
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> Self:
+        if self.by == "snapshots":
+            given = sorted(self.model_fields_set - {"by"})
+            if given:
+                raise ValueError(f"by: snapshots takes no fractions, got {', '.join(given)}")
+            return self
         total = self.train + self.valid + self.test
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"train + valid + test must be 1, got {total:g}")

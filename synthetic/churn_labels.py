@@ -19,6 +19,9 @@ import pandas as pd
 from feature_repo.example import ENTITY_KEY, LABEL_COLUMN
 from keel.atomic_files import write_bytes
 from keel.errors import WorkspaceNotReady
+from keel.project import ModelSpec, Split
+from keel.provenance import read_manifest
+from keel.settings import Settings
 from training.labels import TIMESTAMP, LabelTable
 
 LABEL = LABEL_COLUMN
@@ -111,11 +114,28 @@ def label_table_path(raw_dir: Path, plan: SnapshotPlan) -> Path:
 
 def write_churn_labels(raw_dir: Path, plan: SnapshotPlan | None = None) -> LabelTable:
     """Write the churn label table of `plan` (default: 30-day horizon, a snapshot every 30
-    days) from the raw tables in `raw_dir`, atomically; the table training reads."""
+    days) from the raw tables in `raw_dir`, atomically; the table training reads, with how it
+    was made (the plan, and the generator's seed of the raw tables)."""
     plan = plan or SnapshotPlan()
     frame = churn_snapshots(raw_dir, plan)
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     path = write_bytes(label_table_path(raw_dir, plan), buffer.getvalue())
     params = {"horizon_days": plan.horizon_days, "step_days": plan.step_days}
-    return LabelTable(path=path, label=LABEL, params=params)
+    manifest = read_manifest(raw_dir)
+    tags = {"keel.generator_seed": str(manifest["seed"])} if "seed" in manifest else {}
+    return LabelTable(path=path, label=LABEL, params=params, tags=tags, rows="snapshots")
+
+
+def churn_model(settings: Settings, labels: LabelTable) -> ModelSpec:
+    """The churn example as a keel.yaml model: the workspace's model (`churn` unless set) on
+    feature service `churn_v1`, binary, trained on the label table `labels`, split by snapshot
+    (the last tests, the one before validates)."""
+    return ModelSpec(
+        name=settings.model_name,
+        feature_service=settings.feature_service,
+        labels=labels.path,
+        label=labels.label,
+        task="binary",
+        split=Split(by="snapshots"),
+    )

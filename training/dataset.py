@@ -90,14 +90,6 @@ def join_keys(store: FeatureStore, feature_service: str) -> list[str]:
     return [key.name for key in schema.join_keys]
 
 
-def categorical_features(store: FeatureStore, feature_service: str) -> list[str]:
-    """The service's features Keel one-hot (or ordinal) encodes: those of Feast type `String`."""
-    from keel.project_checks import service_schema
-
-    schema = service_schema(store, store.get_feature_service(feature_service))
-    return [f.name for f in schema.usable if f.kind == "categorical"]
-
-
 def build_training_frame(
     store: FeatureStore, entities: pd.DataFrame, *, feature_service: str
 ) -> TrainingFrame:

@@ -1,4 +1,5 @@
-"""`keel learning-curve`: on the workspace's Feast training frame or on any labelled table."""
+"""`keel learning-curve`: on a binary model's Feast training frame, built as training builds it,
+or on any labelled table."""
 
 from __future__ import annotations
 
@@ -17,19 +18,21 @@ from feature_repo.example import ENTITY_KEY, REQUEST_FIELD
 from keel.errors import InvalidInput
 from keel.feature_store import open_store
 from keel.input_files import Column, TableSchema, read_input
+from keel.project import ModelSpec
+from keel.project_checks import read_labels, service_schema
 from keel.settings import Settings
 from registry.client import ensure_experiment, fluent_tracking, mlflow_client
 from training import plots
-from training.dataset import build_training_frame, categorical_features
-from training.labels import TIMESTAMP, LabelTable, read_label_table
+from training.labels import TIMESTAMP
 from training.learning_curve import (
     LearningCurve,
     PowerLaw,
     fit_power_law,
     learning_curve,
 )
+from training.model_frame import model_frame
 from training.models import gradient_boosting, logistic_regression
-from training.split import split_by_time
+from training.split import split_as_declared
 
 MODELS: dict[str, Callable[..., Pipeline]] = {
     # Each takes the feature columns and `categorical=`, the columns it encodes.
@@ -62,18 +65,16 @@ class LearningCurveResult:
     source: str
 
 
-def workspace_data(settings: Settings, labels: LabelTable) -> LabelledData:
-    """The Feast training frame of the `labels` rows; earlier snapshots train, the last tests."""
+def model_data(settings: Settings, spec: ModelSpec) -> LabelledData:
+    """The training frame of model `spec` of the workspace's Feast repo, built and split as
+    training builds and splits it: training and validation rows train, the test rows test."""
     store = open_store(settings)
-    entities = read_label_table(labels)
-    training = build_training_frame(store, entities, feature_service=settings.feature_service)
-    split = split_by_time(training.frame)
+    service = service_schema(store, store.get_feature_service(spec.feature_service))
+    data = model_frame(store, spec, service, read_labels(spec, service))
+    split = split_as_declared(data.frame, spec.split)
     train = pd.concat([split.train, split.valid], ignore_index=True)
-    categorical = categorical_features(store, settings.feature_service)
-    source = "feast:" + settings.feature_service
-    return LabelledData(
-        train, split.test, training.feature_columns, labels.label, source, categorical
-    )
+    source = "feast:" + spec.feature_service
+    return LabelledData(train, split.test, data.features, data.label, source, data.categorical)
 
 
 def _read_table(path: Path, target: str) -> pd.DataFrame:
@@ -118,23 +119,23 @@ def run_learning_curve(
     model: str = "logistic_regression",
     data: Path | None = None,
     target: str | None = None,
-    labels: LabelTable | None = None,
+    spec: ModelSpec | None = None,
     target_pr_auc: float | None = None,
     seed: int = 0,
     on_step: Callable[[str], None] | None = None,
 ) -> LearningCurveResult:
     """Run the curve on `data` (any labelled table, label column `target`) or on the Feast
-    training frame of the label table `labels`; fit the power law; log table and plot."""
+    training frame of the binary model `spec`; fit the power law; log table and plot."""
     if model not in MODELS:
         raise InvalidInput(f"model must be one of {sorted(MODELS)}, got {model!r}")
     if data is not None:
         if target is None:
             raise InvalidInput(f"--target: name the label column of {data}")
         labelled = table_data(data, target=target, seed=seed)
-    elif labels is not None:
-        labelled = workspace_data(settings, labels)
+    elif spec is not None:
+        labelled = model_data(settings, spec)
     else:
-        raise InvalidInput("give a labelled table (--data) or a label table")
+        raise InvalidInput("give a labelled table (--data) or a binary model")
     curve = learning_curve(
         labelled.train,
         labelled.test,

@@ -15,8 +15,9 @@ import pandas as pd
 from feast import FeatureStore
 
 from keel.errors import InvalidProject
-from keel.project_checks import ModelSummary
-from training.dataset import normalise_entity_frame
+from keel.project import ModelSpec
+from keel.project_checks import ModelSummary, ServiceSchema
+from training.dataset import feast_lineage_only_in_a_run, normalise_entity_frame, sorted_table
 from training.labels import TIMESTAMP
 
 
@@ -31,10 +32,9 @@ class ModelFrame:
     label: str
 
 
-def entity_frame(summary: ModelSummary, labels: pd.DataFrame) -> pd.DataFrame:
+def entity_frame(model: ModelSpec, service: ServiceSchema, labels: pd.DataFrame) -> pd.DataFrame:
     """What Feast needs of the label table (keys, request fields, the timestamp renamed to
     `event_timestamp` in UTC microseconds) and the label; other columns left out."""
-    model, service = summary.model, summary.service
     columns = [
         *(k.name for k in service.join_keys),
         model.timestamp,
@@ -48,8 +48,15 @@ def entity_frame(summary: ModelSummary, labels: pd.DataFrame) -> pd.DataFrame:
 def build_model_frame(
     store: FeatureStore, summary: ModelSummary, labels: pd.DataFrame
 ) -> ModelFrame:
-    """The label rows with the service's declared, usable features as of each row's time."""
-    model, service = summary.model, summary.service
+    """The label rows of a checked model with its service's declared, usable features."""
+    return model_frame(store, summary.model, summary.service, labels)
+
+
+def model_frame(
+    store: FeatureStore, model: ModelSpec, service: ServiceSchema, labels: pd.DataFrame
+) -> ModelFrame:
+    """The label rows with the service's declared, usable features as of each row's time,
+    sorted by (time, join keys)."""
     features = [f.name for f in service.usable]
     keys = [k.name for k in service.join_keys]
     clash = sorted({*keys, TIMESTAMP, model.label} & set(features))
@@ -58,19 +65,20 @@ def build_model_frame(
             f"model {model.name!r}: feature service {service.name!r} has feature(s) named like "
             f"a key, the timestamp or the label: {', '.join(clash)} (rename one of them)"
         )
-    job = store.get_historical_features(
-        entity_df=entity_frame(summary, labels),
-        features=store.get_feature_service(service.name),
-    )
-    frame = job.to_df()
-    missing = [name for name in features if name not in frame.columns]
+    with feast_lineage_only_in_a_run(store):
+        job = store.get_historical_features(
+            entity_df=entity_frame(model, service, labels),
+            features=store.get_feature_service(service.name),
+        )
+    table = job.to_arrow()
+    missing = [name for name in features if name not in table.column_names]
     if missing:
         raise InvalidProject(
             f"model {model.name!r}: Feast's historical retrieval of {service.name!r} lacks "
             f"{', '.join(missing)}"
         )
-    frame = frame[[*keys, TIMESTAMP, *features, model.label]]
-    frame = frame.sort_values([TIMESTAMP, *keys], kind="stable", ignore_index=True)
+    columns = [*keys, TIMESTAMP, *features, model.label]
+    frame = sorted_table(table.select(columns), keys).to_pandas()
     categorical = [f.name for f in service.usable if f.kind == "categorical"]
     return ModelFrame(
         frame=frame, keys=keys, features=features, categorical=categorical, label=model.label

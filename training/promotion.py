@@ -5,7 +5,7 @@ A version that loses to the no-model baseline gets no serving alias (see `traini
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 from feast import FeatureStore
 from mlflow import MlflowClient
@@ -17,11 +17,10 @@ from registry.aliases import move_alias
 from registry.lineage import feature_definitions_hash
 from registry.model_spec import SPEC_HASH_TAG, TASK_TAG
 from registry.models import CHAMPION, LoadedModel, load_alias
-from training.gate import GateDecision, promotion_gate
+from training import regression
+from training.candidate_fit import BinaryCandidate, Candidate
+from training.gate import GateDecision, promotion_gate, regression_gate
 from training.split import TimeSplit
-
-if TYPE_CHECKING:
-    from training.train import CandidateResult
 
 CHALLENGER = "challenger"
 FORCED_TAG = "keel.forced_alias"
@@ -108,58 +107,122 @@ def record_gate_and_move_aliases(
     return moved
 
 
-def promote_if_gate_passes(
+@dataclass(frozen=True)
+class GateInputs:
+    """What the gate of a new version compares, and what is recorded with it."""
+
+    name: str
+    feature_service: str
+    task: str
+    version: str
+    parent_run_id: str
+    margin: float
+    spec_sha256: str
+
+
+def gate_and_promote(
     settings: Settings,
     client: MlflowClient,
-    *,
     store: FeatureStore,
-    version: str,
-    candidate: CandidateResult,
-    baseline: CandidateResult,
+    gate_on: GateInputs,
+    *,
+    best: Candidate,
+    results: list[Candidate],
     split: TimeSplit,
     label: str,
-    parent_run_id: str,
-    margin: float,
-    spec_sha256: str,
     force: bool = False,
 ) -> tuple[GateDecision, list[str]]:
-    """The churn example's gate on test PR AUC, recorded on the version with its inputs and
-    its model spec's hash, and the aliases moved (see `record_gate_and_move_aliases`)."""
-    champion_version, champion_score = champion_pr_auc(
-        client, settings.model_name, split, new_version=version, label=label
-    )
-    gate = promotion_gate(
-        candidate.test["pr_auc"],
-        baseline.test["pr_auc"],
-        champion_pr_auc=champion_score,
-        margin=margin,
-    )
+    """Gate the new version on its task's test metric (binary: PR AUC over the baseline's;
+    regression: MAE under the best baseline's), against the champion's on the same test set;
+    record the decision, its inputs and the model spec's hash on the version; move aliases
+    (see `record_gate_and_move_aliases`)."""
     tags = {
-        "keel.candidate": candidate.name,
-        "keel.threshold": f"{candidate.threshold.value:.10g}",
-        "keel.threshold_rule": candidate.threshold.rule,
-        "keel.training_run_id": parent_run_id,
-        "keel.gate_margin": f"{margin:g}",
-        "keel.test_pr_auc": f"{candidate.test['pr_auc']:.6f}",
-        "keel.test_roc_auc": f"{candidate.test['roc_auc']:.6f}",
-        "keel.baseline_test_pr_auc": f"{baseline.test['pr_auc']:.6f}",
-        "keel.feature_service": settings.feature_service,
-        "keel.feature_definitions_hash": feature_definitions_hash(store, settings.feature_service),
-        SPEC_HASH_TAG: spec_sha256,
-        TASK_TAG: "binary",
+        "keel.candidate": best.name,
+        "keel.training_run_id": gate_on.parent_run_id,
+        "keel.gate_margin": f"{gate_on.margin:g}",
+        "keel.feature_service": gate_on.feature_service,
+        "keel.feature_definitions_hash": feature_definitions_hash(store, gate_on.feature_service),
+        SPEC_HASH_TAG: gate_on.spec_sha256,
+        TASK_TAG: gate_on.task,
     }
+    if isinstance(best, BinaryCandidate):
+        gate, champion_version, champion, more = _binary_gate(
+            client, gate_on, best, results[0], split, label
+        )
+    else:
+        gate, champion_version, champion, more = _regression_gate(
+            client, gate_on, best, results, split, label
+        )
+    tags |= more
     if champion_version is not None:
         tags["keel.gate_champion_version"] = champion_version
-    if champion_score is not None:
-        tags["keel.gate_champion_test_pr_auc"] = f"{champion_score:.6f}"
+    if champion is not None:
+        metric, form = ("pr_auc", ".6f") if isinstance(best, BinaryCandidate) else ("mae", ".6g")
+        tags[f"keel.gate_champion_test_{metric}"] = format(champion, form)
     moved = record_gate_and_move_aliases(
         settings,
         client,
-        name=settings.model_name,
-        version=version,
+        name=gate_on.name,
+        version=gate_on.version,
         gate=gate,
         tags=tags,
-        parent_run_id=parent_run_id,
+        parent_run_id=gate_on.parent_run_id,
         force=force,
     )
     return gate, moved
+
+
+_Gated = tuple[GateDecision, str | None, float | None, dict[str, str]]
+
+
+def _binary_gate(
+    client: MlflowClient,
+    gate_on: GateInputs,
+    best: BinaryCandidate,
+    baseline: Candidate,
+    split: TimeSplit,
+    label: str,
+) -> _Gated:
+    champion_version, champion = champion_pr_auc(
+        client, gate_on.name, split, new_version=gate_on.version, label=label
+    )
+    gate = promotion_gate(
+        best.test["pr_auc"],
+        baseline.test["pr_auc"],
+        champion_pr_auc=champion,
+        margin=gate_on.margin,
+    )
+    tags = {
+        "keel.threshold": f"{best.threshold.value:.10g}",
+        "keel.threshold_rule": best.threshold.rule,
+        "keel.test_pr_auc": f"{best.test['pr_auc']:.6f}",
+        "keel.test_roc_auc": f"{best.test['roc_auc']:.6f}",
+        "keel.baseline_test_pr_auc": f"{baseline.test['pr_auc']:.6f}",
+    }
+    return gate, champion_version, champion, tags
+
+
+def _regression_gate(
+    client: MlflowClient,
+    gate_on: GateInputs,
+    best: Candidate,
+    results: list[Candidate],
+    split: TimeSplit,
+    label: str,
+) -> _Gated:
+    baselines = [r for r in results if r.name in regression.BASELINES]
+    baseline = min(baselines, key=lambda r: r.test["mae"])
+    champion_version, champion = champion_mae(
+        client, gate_on.name, split, new_version=gate_on.version, label=label
+    )
+    gate = regression_gate(
+        best.test["mae"], baseline.test["mae"], champion_mae=champion, margin=gate_on.margin
+    )
+    tags = {
+        "keel.test_mae": f"{best.test['mae']:.6g}",
+        "keel.test_rmse": f"{best.test['rmse']:.6g}",
+        "keel.test_r2": f"{best.test['r2']:.6f}",
+        "keel.gate_baseline_candidate": baseline.name,
+        "keel.baseline_test_mae": f"{baseline.test['mae']:.6g}",
+    }
+    return gate, champion_version, champion, tags

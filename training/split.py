@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from training.labels import TIMESTAMP
+
+if TYPE_CHECKING:
+    from keel.project import Split
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,14 @@ def split_by_fractions(
             f"{len(np.unique(times))} distinct times): more rows or other split fractions needed"
         )
     return parts
+
+
+def split_as_declared(frame: pd.DataFrame, split: Split) -> TimeSplit:
+    """`frame` (timestamps in `event_timestamp`) split as a model's `split` declares: by
+    snapshot (`split_by_time`) or by fractions of rows (`split_by_fractions`)."""
+    if split.by == "snapshots":
+        return split_by_time(frame)
+    return split_by_fractions(frame, timestamp=TIMESTAMP, train=split.train, valid=split.valid)
 
 
 def shuffle_training_labels(split: TimeSplit, *, seed: int, label: str) -> TimeSplit:

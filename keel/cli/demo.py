@@ -22,7 +22,7 @@ def demo_command(
     fresh: Annotated[bool, typer.Option("--fresh", help="Wipe the workspace first.")] = False,
 ) -> None:
     """The whole journey: data, Feast, training, MLflow registry, a served logged prediction."""
-    from keel.cli.render import data_table, predictions_table, train_summary
+    from keel.cli.render import data_table, model_train_summary, predictions_table
     from keel.demo import next_steps, run_demo
     from keel.settings import Settings
     from keel.workspace import Workspace
@@ -38,7 +38,7 @@ def demo_command(
     features = result.training.feature_columns
     service = settings.feature_service
     console.print(f"feature service {service}: {len(features)} features: {', '.join(features)}")
-    train_summary(console, result.training)
+    model_train_summary(console, result.training)
     console.print(predictions_table(result.responses))
     log_path = Workspace.from_settings(settings).prediction_log
     console.print(f"prediction log: {result.logged_predictions} records in {log_path}")

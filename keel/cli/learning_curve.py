@@ -46,19 +46,20 @@ def learning_curve_command(
     size_list = _sizes(sizes)
     settings = get_settings()
     with user_errors(), step_status(record=False) as on_step:
-        labels = None
-        if data is None:  # the churn example's label table, as `keel train` writes it
+        spec = None
+        if data is None:  # the churn example's model, as `keel train` trains it
             from keel.workspace import Workspace
-            from synthetic.churn_labels import write_churn_labels
+            from synthetic.churn_labels import churn_model, write_churn_labels
 
             labels = write_churn_labels(Workspace.from_settings(settings).raw_dir)
+            spec = churn_model(settings, labels)
         result = run_learning_curve(
             settings,
             sizes=size_list,
             repeats=repeats,
             model=model,
             data=data,
-            labels=labels,
+            spec=spec,
             target=target,
             target_pr_auc=target_pr_auc,
             seed=seed,

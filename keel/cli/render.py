@@ -11,7 +11,6 @@ from rich.table import Table
 if TYPE_CHECKING:
     from keel.data import DataSummary
     from training.model_train import ModelTrainResult
-    from training.train import TrainResult
 
 HEADLINE = {
     "pr_auc": "PR AUC",
@@ -33,40 +32,6 @@ def data_table(summary: DataSummary) -> Table:
     for name, rows in summary.feature_tables.rows.items():
         table.add_row(f"features/{name.removesuffix('.parquet')}", f"{rows:,}")
     return table
-
-
-def metrics_table(result: TrainResult) -> Table:
-    table = Table(
-        title="Test snapshot, simplest model first",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        collapse_padding=True,
-    )
-    table.add_column("model", no_wrap=True)
-    for header in HEADLINE.values():
-        table.add_column(header, justify="right", min_width=5)
-    table.add_column("maj.acc", justify="right", style="dim", min_width=5)
-    for candidate in result.candidates:
-        style = "bold" if candidate.name == result.selected else None
-        table.add_row(
-            candidate.name,
-            *(f"{candidate.test[m]:.3f}" for m in HEADLINE),
-            f"{candidate.test['majority_accuracy']:.3f}",
-            style=style,
-        )
-    return table
-
-
-def train_summary(console: Console, result: TrainResult) -> None:
-    rows = ", ".join(f"{k} {v:,}" for k, v in result.rows.items())
-    console.print(f"snapshots: {rows}; label rate {result.label_rate:.2%}")
-    console.print(metrics_table(result))
-    verdict = "[green]passed[/]" if result.gate.passed else "[red]failed[/]"
-    aliases = ", ".join(result.aliases) or "none"
-    console.print(
-        f"{result.selected} registered as version {result.model_version} "
-        f"(aliases: {aliases}); gate {verdict}: {result.gate.reason}"
-    )
 
 
 REGRESSION_HEADLINE = {"mae": "MAE", "rmse": "RMSE", "r2": "R²"}

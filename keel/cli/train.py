@@ -7,10 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from keel.cli.common import console, step_status, user_errors
+from keel.cli.render import model_train_summary
+from keel.errors import InvalidInput
 from keel.settings import get_settings
 
 if TYPE_CHECKING:
     from keel.project import Project
+    from training.train_options import ModelTrainOptions
 
 
 def train_command(
@@ -33,7 +36,7 @@ def train_command(
     ] = None,
     class_weight: Annotated[
         bool,
-        typer.Option("--class-weight", help="Churn: balance classes in logistic regression."),
+        typer.Option("--class-weight", help="Binary: balance classes in logistic regression."),
     ] = False,
     horizon_days: Annotated[
         int | None,
@@ -54,9 +57,9 @@ def train_command(
     candidates: Annotated[
         str | None,
         typer.Option(
-            help="Churn: the candidates to train beside the baseline, comma-separated "
-            "(one_rule, logistic_regression, gradient_boosting; default all). keel.yaml models "
-            "name theirs in keel.yaml.",
+            help="The candidates to train beside the baselines, comma-separated (binary: "
+            "one_rule, logistic_regression, gradient_boosting; regression: one_rule, ridge, "
+            "gradient_boosting; default: keel.yaml's, else all).",
             show_default=False,
         ),
     ] = None,
@@ -71,93 +74,52 @@ def train_command(
 ) -> None:
     """Train the candidates simplest first; register, gate and alias the best one."""
     from keel.project import discover_project
+    from training.train_options import ModelTrainOptions
 
     with user_errors():
         project = discover_project()
+        if project is not None and horizon_days is not None:
+            raise InvalidInput(
+                f"--horizon-days: only for the built-in churn example, not for the models of "
+                f"{project.path}"
+            )
+        try:
+            options = ModelTrainOptions(
+                gate_margin=gate_margin,
+                fn_cost=fn_cost,
+                fp_cost=fp_cost,
+                class_weight="balanced" if class_weight else None,
+                candidates=None
+                if candidates is None
+                else tuple(c.strip() for c in candidates.split(",") if c.strip()),
+                shuffle_labels_seed=shuffle_labels,
+                force=force,
+            )
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
     if project is not None:
-        _train_project_model(
-            project,
-            name,
-            gate_margin=gate_margin,
-            churn_only={
-                "--class-weight": class_weight,
-                "--horizon-days": horizon_days,
-                "--candidates": candidates,
-            },
-            fn_cost=fn_cost,
-            fp_cost=fp_cost,
-            shuffle_labels=shuffle_labels,
-            force=force,
-        )
-        return
-    _train_churn(
-        name,
-        gate_margin=0.01 if gate_margin is None else gate_margin,
-        class_weight=class_weight,
-        horizon_days=30 if horizon_days is None else horizon_days,
-        fn_cost=fn_cost,
-        fp_cost=fp_cost,
-        shuffle_labels=shuffle_labels,
-        candidates=candidates,
-        force=force,
-    )
+        _train_project_model(project, name, options)
+    else:
+        _train_churn(name, options, horizon_days=30 if horizon_days is None else horizon_days)
 
 
-def _train_project_model(
-    project: Project,
-    name: str | None,
-    *,
-    gate_margin: float | None,
-    churn_only: dict[str, object],
-    fn_cost: float | None,
-    fp_cost: float | None,
-    shuffle_labels: int | None,
-    force: bool,
-) -> None:
-    from keel.cli.render import model_train_summary
-    from keel.errors import InvalidInput
-    from training.model_train import ModelTrainOptions, train_model
+def _train_project_model(project: Project, name: str | None, options: ModelTrainOptions) -> None:
+    from training.model_train import train_model
 
     with user_errors():
-        given = [flag for flag, value in churn_only.items() if value not in (None, False)]
-        if given:
-            raise InvalidInput(
-                f"{', '.join(given)}: only for the built-in churn example, not for the "
-                f"models of {project.path}"
-            )
         model = project.model(name)
-        if model.task == "regression" and fn_cost is not None:
-            raise InvalidInput(f"--fn-cost/--fp-cost: {model.name} is a regression model")
-        options = ModelTrainOptions(
-            gate_margin=gate_margin,
-            fn_cost=fn_cost,
-            fp_cost=fp_cost,
-            shuffle_labels_seed=shuffle_labels,
-            force=force,
-        )
+        options.applied_to(model)  # a wrong option for this model: one line before any work
     with user_errors(), step_status() as on_step:
         result = train_model(get_settings(), project, model.name, options=options, on_step=on_step)
     model_train_summary(console, result)
 
 
-def _train_churn(
-    name: str | None,
-    *,
-    gate_margin: float,
-    class_weight: bool,
-    horizon_days: int,
-    fn_cost: float | None,
-    fp_cost: float | None,
-    shuffle_labels: int | None,
-    candidates: str | None,
-    force: bool,
-) -> None:
-    from keel.cli.render import train_summary
+def _train_churn(name: str | None, options: ModelTrainOptions, *, horizon_days: int) -> None:
     from keel.errors import ModelNotFound
     from keel.project import CONFIG_ENV, FILE_NAME
     from keel.workspace import Workspace
-    from synthetic.churn_labels import SnapshotPlan, write_churn_labels
-    from training.train import TrainOptions, train
+    from synthetic.churn_labels import SnapshotPlan, churn_model, write_churn_labels
+    from training.model_train import train_workspace_model
 
     settings = get_settings()
     with user_errors():
@@ -167,17 +129,6 @@ def _train_churn(
                 f"so Keel trains its built-in churn example, {settings.model_name!r}"
             )
         plan = SnapshotPlan(horizon_days=horizon_days)
-        options = TrainOptions(
-            gate_margin=gate_margin,
-            class_weight="balanced" if class_weight else None,
-            fn_cost=fn_cost,
-            fp_cost=fp_cost,
-            shuffle_labels_seed=shuffle_labels,
-            force=force,
-            candidates=None
-            if candidates is None
-            else tuple(c.strip() for c in candidates.split(",") if c.strip()),
-        )
     with user_errors(), step_status() as on_step:
         from keel.feature_store import open_store
 
@@ -185,5 +136,7 @@ def _train_churn(
         # The example writes its label table as a project would; training reads it.
         on_step("labelling snapshots")
         labels = write_churn_labels(Workspace.from_settings(settings).raw_dir, plan)
-        result = train(settings, labels, options=options, on_step=on_step)
-    train_summary(console, result)
+        result = train_workspace_model(
+            settings, churn_model(settings, labels), made=labels, options=options, on_step=on_step
+        )
+    model_train_summary(console, result)

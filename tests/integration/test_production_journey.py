@@ -35,8 +35,9 @@ from keel.server_process import free_port
 from keel.workspace import Workspace
 from registry.aliases import move_alias, rollback_alias
 from registry.client import mlflow_client
-from synthetic.churn_labels import write_churn_labels
-from training.train import TrainOptions, train
+from synthetic.churn_labels import churn_model, write_churn_labels
+from training.model_train import train_workspace_model
+from training.train_options import ModelTrainOptions
 
 pytestmark = pytest.mark.integration
 
@@ -177,7 +178,10 @@ def test_production_journey_on_one_machine(stack: StackConfig) -> None:
 
     # Train and register through the server's HTTP API; artifacts land on the server's side.
     labels = write_churn_labels(Workspace.from_settings(settings).raw_dir)
-    first = train(settings, labels, options=TrainOptions(gate_margin=0.0))
+    spec = churn_model(settings, labels)
+    first = train_workspace_model(
+        settings, spec, made=labels, options=ModelTrainOptions(gate_margin=0.0)
+    )
     assert first.aliases == ["challenger", "champion"], first.gate
     client = mlflow_client(settings)
     version = client.get_model_version(settings.model_name, first.model_version)
@@ -214,7 +218,9 @@ def test_production_journey_on_one_machine(stack: StackConfig) -> None:
 
     # A second version held back by an unreachable gate margin (below the baseline's bar: no
     # alias at all), promoted by hand; the API follows. Then rollback; the API follows back.
-    second = train(settings, labels, options=TrainOptions(gate_margin=1.0))
+    second = train_workspace_model(
+        settings, spec, made=labels, options=ModelTrainOptions(gate_margin=1.0)
+    )
     assert second.aliases == [] and not second.gate.beats_baseline
     promoted = move_alias(
         settings,

@@ -1,5 +1,5 @@
-"""The churn example's label builder (`synthetic.churn_labels`) and the label table training
-reads (`training.labels`)."""
+"""The churn example's label builder and model spec (`synthetic.churn_labels`): the table and
+the keel.yaml-like model training reads."""
 
 from __future__ import annotations
 
@@ -9,15 +9,17 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from keel.errors import InvalidInput, WorkspaceNotReady
+from keel.errors import InvalidProject, WorkspaceNotReady
+from keel.project import load_project
+from keel.settings import Settings
 from synthetic.churn_labels import (
     SnapshotPlan,
+    churn_model,
     churn_snapshots,
     label_snapshots,
     snapshot_times,
     write_churn_labels,
 )
-from training.labels import LabelTable, read_label_table
 from training.split import split_by_time
 
 
@@ -107,7 +109,8 @@ def test_the_churn_example_writes_its_label_table_and_training_reads_it_back(
     assert table.path == tmp_path / "data" / "labels" / "churn_h20_s15_w30.parquet"
     assert table.label == "churned"
     assert table.params == {"horizon_days": 20, "step_days": 15}
-    read = read_label_table(table)
+    assert table.rows == "snapshots" and table.tags == {}  # no generator manifest here
+    read = pd.read_parquet(table.path)
     pd.testing.assert_frame_equal(read, churn_snapshots(raw, plan))
     assert list(read.columns) == ["customer_id", "event_timestamp", "churned", "as_of_unix"]
     assert str(read.event_timestamp.dtype) == "datetime64[us, UTC]"
@@ -121,19 +124,27 @@ def test_the_label_table_needs_the_raw_tables_first(tmp_path: Path) -> None:
         write_churn_labels(tmp_path / "data" / "raw")
 
 
-def test_a_csv_label_table_is_read_with_utc_times(tmp_path: Path) -> None:
-    path = tmp_path / "labels.csv"
-    path.write_text("courier_id,event_timestamp,late\nc1,2025-01-01T10:00:00+01:00,1\n")
-    frame = read_label_table(LabelTable(path=path, label="late"))
-    assert frame["event_timestamp"].iloc[0] == pd.Timestamp("2025-01-01 09:00", tz="UTC")
+def test_the_churn_example_is_a_binary_model_spec_split_by_snapshot(tmp_path: Path) -> None:
+    table = write_churn_labels(_raw_dir(tmp_path))
+    spec = churn_model(Settings(home=tmp_path / "ws"), table)
+    assert (spec.name, spec.feature_service, spec.task) == ("churn", "churn_v1", "binary")
+    assert (spec.labels, spec.label) == (table.path, "churned")
+    assert spec.split.by == "snapshots"
+    assert spec.candidate_names == (
+        "baseline",
+        "one_rule",
+        "logistic_regression",
+        "gradient_boosting",
+    )
 
 
-@pytest.mark.parametrize("missing", ["event_timestamp", "late"])
-def test_a_label_table_without_its_timestamp_or_label_is_refused_naming_both(
-    tmp_path: Path, missing: str
-) -> None:
-    path = tmp_path / "labels.parquet"
-    frame = pd.DataFrame({"event_timestamp": [pd.Timestamp("2025-01-01", tz="UTC")], "late": [1]})
-    frame.drop(columns=missing).to_parquet(path)
-    with pytest.raises(InvalidInput, match=f"labels.parquet: label table lacks column.* {missing}"):
-        read_label_table(LabelTable(path=path, label="late"))
+def test_a_split_by_snapshots_takes_no_fractions(tmp_path: Path) -> None:
+    path = tmp_path / "keel.yaml"
+    model = "{name: m, feature_service: s, labels: l.parquet, label: y, task: binary, "
+    path.write_text(f"feature_repo: repo\nmodels:\n  - {model}split: {{by: snapshots}}}}\n")
+    assert load_project(path).model().split.by == "snapshots"
+    path.write_text(
+        f"feature_repo: repo\nmodels:\n  - {model}split: {{by: snapshots, test: 0.2}}}}\n"
+    )
+    with pytest.raises(InvalidProject, match=r"split: by: snapshots takes no fractions, got test"):
+        load_project(path)
