@@ -98,7 +98,8 @@ def train_model(
     MLflow's process-wide tracking URI and experiment are as they were when this returns."""
     from keel.project_checks import open_store
 
-    spec = project.model(name)
+    options = options or ModelTrainOptions()
+    spec = options.applied_to(project.model(name))
     on_step(f"checking {spec.name} against the Feast registry")
     store = open_store(project)
     summary = check_model(store, project, spec)
@@ -120,6 +121,8 @@ def train_workspace_model(
     table was made, logged with the run."""
     from keel.feature_store import open_store
 
+    options = options or ModelTrainOptions()
+    spec = options.applied_to(spec)
     store = open_store(settings)  # services first: one line naming a server that does not answer
     service = service_schema(store, store.get_feature_service(spec.feature_service))
     labels = read_labels(spec, service)
@@ -134,11 +137,9 @@ def _train(
     service: ServiceSchema,
     labels: pd.DataFrame,
     made: LabelTable,
-    options: ModelTrainOptions | None,
+    options: ModelTrainOptions,
     on_step: Callable[[str], None],
 ) -> ModelTrainResult:
-    options = options or ModelTrainOptions()
-    spec = options.applied_to(spec)
     client = mlflow_client(settings)
     with fluent_tracking(client.tracking_uri):
         return _Run(settings, store, spec, service, options, made, on_step).train(labels)

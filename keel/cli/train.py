@@ -83,20 +83,17 @@ def train_command(
                 f"--horizon-days: only for the built-in churn example, not for the models of "
                 f"{project.path}"
             )
-        try:
-            options = ModelTrainOptions(
-                gate_margin=gate_margin,
-                fn_cost=fn_cost,
-                fp_cost=fp_cost,
-                class_weight="balanced" if class_weight else None,
-                candidates=None
-                if candidates is None
-                else tuple(c.strip() for c in candidates.split(",") if c.strip()),
-                shuffle_labels_seed=shuffle_labels,
-                force=force,
-            )
-        except ValueError as error:
-            raise InvalidInput(str(error)) from None
+        options = ModelTrainOptions(
+            gate_margin=gate_margin,
+            fn_cost=fn_cost,
+            fp_cost=fp_cost,
+            class_weight="balanced" if class_weight else None,
+            candidates=None
+            if candidates is None
+            else tuple(c.strip() for c in candidates.split(",") if c.strip()),
+            shuffle_labels_seed=shuffle_labels,
+            force=force,
+        )
     if project is not None:
         _train_project_model(project, name, options)
     else:
@@ -106,11 +103,8 @@ def train_command(
 def _train_project_model(project: Project, name: str | None, options: ModelTrainOptions) -> None:
     from training.model_train import train_model
 
-    with user_errors():
-        model = project.model(name)
-        options.applied_to(model)  # a wrong option for this model: one line before any work
     with user_errors(), step_status() as on_step:
-        result = train_model(get_settings(), project, model.name, options=options, on_step=on_step)
+        result = train_model(get_settings(), project, name, options=options, on_step=on_step)
     model_train_summary(console, result)
 
 
@@ -129,13 +123,15 @@ def _train_churn(name: str | None, options: ModelTrainOptions, *, horizon_days: 
                 f"so Keel trains its built-in churn example, {settings.model_name!r}"
             )
         plan = SnapshotPlan(horizon_days=horizon_days)
+        raw_dir = Workspace.from_settings(settings).raw_dir
     with user_errors(), step_status() as on_step:
         from keel.feature_store import open_store
 
         open_store(settings)  # services first: one line naming a server that does not answer
-        # The example writes its label table as a project would; training reads it.
+        # The example writes its label table as a project would; training reads it (and checks
+        # the options against the model before any other work).
         on_step("labelling snapshots")
-        labels = write_churn_labels(Workspace.from_settings(settings).raw_dir, plan)
+        labels = write_churn_labels(raw_dir, plan)
         result = train_workspace_model(
             settings, churn_model(settings, labels), made=labels, options=options, on_step=on_step
         )

@@ -190,7 +190,9 @@ def test_cli_trains_the_binary_model_and_prints_its_table_and_gate(
     get_settings.cache_clear()
     try:
         result = runner.invoke(
-            app, ["train", "late_delivery"], env={"KEEL_CONFIG": str(trained.project.path)}
+            app,
+            ["train", "late_delivery", "--class-weight"],
+            env={"KEEL_CONFIG": str(trained.project.path)},
         )
     finally:
         get_settings.cache_clear()
@@ -205,6 +207,9 @@ def test_cli_trains_the_binary_model_and_prints_its_table_and_gate(
     assert "gate passed" in result.stdout
     assert f"late_delivery version {champion.version}" in result.stdout
     parent = champion.tags["keel.training_run_id"]
+    # What the churn example has, a keel.yaml binary model has: class weights, the label table.
+    params = client.get_run(parent).data.params
+    assert params["class_weight"] == "balanced" and params["label"] == "is_late"
     assert {"pr_curve_test.png", "roc_curve_test.png", "calibration_test.png"} <= (
         artifact_names(client, parent, "plots")
     )
@@ -240,6 +245,31 @@ def test_cli_refuses_a_model_not_in_keel_yaml_naming_the_models(trained: Trained
         f"error: {trained.project.path}: no model 'eta': expected one of "
         "delivery_minutes, late_delivery\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["late_delivery", "--candidates", "ridge"],
+            "--candidates: expected one or more of one_rule, logistic_regression, "
+            "gradient_boosting for the binary model late_delivery, got ridge",
+        ),
+        (
+            ["delivery_minutes", "--class-weight"],
+            "--class-weight: delivery_minutes is a regression",
+        ),
+        (["late_delivery", "--horizon-days", "10"], "--horizon-days: only for the built-in churn"),
+    ],
+)
+def test_cli_refuses_an_option_the_model_cannot_take_in_one_line(
+    trained: Trained, args: list[str], message: str
+) -> None:
+    result = runner.invoke(
+        app, ["train", *args], env={"KEEL_CONFIG": str(trained.project.path), "COLUMNS": "400"}
+    )
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {message}") and result.stderr.count("\n") == 1
 
 
 def test_a_regression_model_on_shuffled_labels_gets_no_alias(trained: Trained) -> None:
