@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -88,69 +89,61 @@ def _column_result(violations: list[str], notes: list[str]) -> str:
     return "[green]ok[/]"
 
 
-def performance_table(report: PerformanceReport) -> Table:
+_BINARY_COUNTS = {"predictions": "predictions", "outcomes": "labelled", "positives": "positives"}
+_BINARY_METRICS = {"PR AUC": "pr_auc", "ROC AUC": "roc_auc", "ECE": "calibration_error"}
+_BINARY_MEANS = {
+    "mean score": "mean_score",
+    "observed": "observed_rate",
+    "predicted +": "predicted_positive_rate",
+}
+_REGRESSION_COUNTS = {"predictions": "predictions", "outcomes": "labelled"}
+_REGRESSION_METRICS = {"MAE": "mae", "RMSE": "rmse", "bias": "bias"}
+_REGRESSION_MEANS = {"mean pred": "mean_prediction", "mean outcome": "mean_outcome"}
+
+
+def _live_table(
+    rows: Sequence[Any],
+    *,
+    counts: dict[str, str],
+    metrics: dict[str, str],
+    means: dict[str, str],
+) -> Table:
+    """One row per version and day (then its "all" section): counts, the task's metrics (or
+    the row's note where they cannot be computed) and means. Each mapping: header -> attribute."""
     table = Table(title="Live performance (outcomes joined to predictions)")
-    headers = (
-        "version",
-        "day",
-        "predictions",
-        "outcomes",
-        "positives",
-        "PR AUC",
-        "ROC AUC",
-        "ECE",
-        "mean score",
-        "observed",
-        "predicted +",
-    )
-    for column in headers:
+    for column in ("version", "day", *counts, *metrics, *means):
         table.add_column(column, justify="left" if column in {"version", "day"} else "right")
-    for r in report.rows:
+    for r in rows:
         if r.day == "all":
             table.add_section()
-        metrics = (
-            [f"[yellow]{r.note}[/]", "", ""]
+        figures = (
+            [f"[yellow]{r.note}[/]", *[""] * (len(metrics) - 1)]
             if r.note
-            else [_number(r.pr_auc), _number(r.roc_auc), _number(r.calibration_error)]
+            else [_number(getattr(r, name)) for name in metrics.values()]
         )
         table.add_row(
             r.model_version,
             r.day,
-            f"{r.predictions:,}",
-            f"{r.labelled:,}",
-            f"{r.positives:,}",
-            *metrics,
-            _number(r.mean_score),
-            _number(r.observed_rate),
-            _number(r.predicted_positive_rate),
+            *(f"{getattr(r, name):,}" for name in counts.values()),
+            *figures,
+            *(_number(getattr(r, name)) for name in means.values()),
         )
     return table
+
+
+def performance_table(report: PerformanceReport) -> Table:
+    return _live_table(
+        report.rows, counts=_BINARY_COUNTS, metrics=_BINARY_METRICS, means=_BINARY_MEANS
+    )
 
 
 def regression_performance_table(report: RegressionPerformanceReport) -> Table:
-    table = Table(title="Live performance (outcomes joined to predictions)")
-    headers = ["version", "day", "predictions", "outcomes", "MAE", "RMSE", "bias"]
-    headers += ["mean pred", "mean outcome"]
-    for column in headers:
-        table.add_column(column, justify="left" if column in {"version", "day"} else "right")
-    for r in report.rows:
-        if r.day == "all":
-            table.add_section()
-        metrics = (
-            [f"[yellow]{r.note}[/]", "", ""]
-            if r.note
-            else [_number(r.mae), _number(r.rmse), _number(r.bias)]
-        )
-        table.add_row(
-            r.model_version,
-            r.day,
-            f"{r.predictions:,}",
-            f"{r.labelled:,}",
-            *metrics,
-            _number(r.mean_prediction),
-            _number(r.mean_outcome),
-        )
-    return table
+    return _live_table(
+        report.rows,
+        counts=_REGRESSION_COUNTS,
+        metrics=_REGRESSION_METRICS,
+        means=_REGRESSION_MEANS,
+    )
 
 
 def any_performance_table(report: AnyPerformanceReport) -> Table:
