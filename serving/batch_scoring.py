@@ -25,11 +25,12 @@ from keel.settings import Settings
 from registry.client import mlflow_client
 from serving.ids import new_prediction_id
 from serving.model_cache import ModelCache
-from serving.online_features import KEY, REQUEST_FIELD, stored_feature_names
+from serving.online_features import REQUEST_FIELD, stored_feature_names
 from serving.prediction_log import PredictionRecord, open_prediction_log
 from training.dataset import normalise_entity_frame
 
 TIMESTAMP = "event_timestamp"
+KEY = "customer_id"
 Progress = Callable[[int, int], None]
 
 
