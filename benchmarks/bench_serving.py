@@ -252,8 +252,8 @@ def bodies(settings: Settings, feature_service: str) -> Bodies:
 
     customers = sample_customers(settings, 400)
     as_of = int(time.time())
-    rows = FeastOnlineFeatures(open_store(settings), feature_service).get_many(
-        customers, as_of_unix=as_of
+    rows = FeastOnlineFeatures(open_store(settings), feature_service).get_rows(
+        [{"customer_id": c} for c in customers], as_of_unix=as_of
     )
     known = [row for row in rows if row is not None]
     sizes = sorted({size for _, size, _ in SCENARIOS})

@@ -230,9 +230,9 @@ def _checked_labels(model: ModelSpec, schema: ServiceSchema, *, where: str) -> p
     frame = read_frame(model.labels, where=where)
     label_kind: Kind = "binary" if model.task == "binary" else "number"
     wanted = [
-        *((key.name, "join key", _column_kind(key.dtype)) for key in schema.join_keys),
+        *((key.name, "join key", column_kind(key.dtype)) for key in schema.join_keys),
         (model.timestamp, "timestamp", "timestamp"),
-        *((f.name, "request field", _column_kind(f.dtype)) for f in schema.request_fields),
+        *((f.name, "request field", column_kind(f.dtype)) for f in schema.request_fields),
         (model.label, "label", label_kind),
     ]
     for name, role, _ in wanted:
@@ -281,7 +281,7 @@ def _kind(dtype: object) -> FeatureKind | None:
     return _KINDS.get(dtype) if isinstance(dtype, PrimitiveFeastType) else None
 
 
-def _column_kind(dtype: str) -> Kind:
+def column_kind(dtype: str) -> Kind:
     """How a label-table column holding a Feast type is checked (by the type's name)."""
     by_name = {str(feast_type): kind for feast_type, kind in _COLUMN_KINDS.items()}
     return by_name.get(dtype, "any")

@@ -5,6 +5,7 @@ Lookup order: explicit keyword argument, then `KEEL_*` environment variable, the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,21 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from feature_repo import example
 
 Profile = Literal["local", "production", "spark"]
+
+
+@dataclass(frozen=True)
+class KeyedRoute:
+    """A model's short prediction route (`POST /v1/predict`): one entity by its one join key, an
+    integer id (`{key: 5}`), or a batch of ids in a plural field (`{batch_field: [...]}`); the
+    answer names the score `score_field`. Serving builds the route's bodies from these names."""
+
+    model: str
+    """The registered model it answers."""
+    key: str
+    batch_field: str
+    score_field: str
+    noun: str = "entity"
+    """What one entity is called in messages (`unknown <noun>`)."""
 
 
 class Settings(BaseSettings):
@@ -84,10 +100,10 @@ class Settings(BaseSettings):
     """Share of entities (sticky by a hash of the entity key) served by `challenger`."""
 
     shadow: bool = False
-    """Also score champion-served customers with `challenger` and log it, unreturned."""
+    """Also score champion-served entities with `challenger` and log it, unreturned."""
 
     max_batch: int = Field(default=1000, ge=1, le=10_000)
-    """Most customers one `/v1/predict` request may hold."""
+    """Most entities one prediction request may hold."""
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     """Largest request body the API accepts."""
@@ -105,6 +121,18 @@ class Settings(BaseSettings):
 
     workers: int = Field(default=1, ge=1, le=64)
     """Worker processes of `keel serve`."""
+
+    @property
+    def keyed_route(self) -> KeyedRoute:
+        """`model_name`'s short route, in the built-in example's names (`feature_repo.example`);
+        served only without a keel.yaml."""
+        return KeyedRoute(
+            model=self.model_name,
+            key=example.ENTITY_KEY,
+            batch_field=example.BATCH_FIELD,
+            score_field=example.SCORE_COLUMN,
+            noun=example.ENTITY_NOUN,
+        )
 
     @field_validator("home")
     @classmethod

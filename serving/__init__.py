@@ -2,8 +2,9 @@
 
 Modules, one job each:
 
-- `app` builds the API (`create_app(settings)`); `routes` (predict: churn's `/v1/predict` and
-  every keel.yaml model's `/v1/models/{model}/predict`, features, feedback) and
+- `app` builds the API (`create_app(settings)`); `routes` (predict: the built-in example's short
+  route `/v1/predict`, its bodies from `keyed_bodies`, and every served model's
+  `/v1/models/{model}/predict`, features, feedback) and
   `ops_routes` (healthz, readyz, metrics, admin reload) are thin; `schemas` holds the bodies;
   `errors`, `auth` (bearer tokens with scopes) and `middleware` (body limit, metrics) guard it.
 - `runtime` holds what a running server owns: one `model_service` per served model (its

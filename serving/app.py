@@ -1,9 +1,10 @@
 """The serving API, built by `create_app(settings)`.
 
-Routes: `POST /v1/predict` (the churn example), `GET /v1/models`, `POST /v1/models/{model}/predict`
-(every model of keel.yaml), `POST /v1/features`, `POST /v1/feedback`, `GET /healthz`,
-`GET /readyz`, `GET /metrics`, `POST /admin/reload`; OpenAPI at `/openapi.json`, with links
-from a prediction's `prediction_id` to the feedback body (clients and stateful testers follow them).
+Routes: `POST /v1/predict` (the default model's short route, `settings.keyed_route`),
+`GET /v1/models`, `POST /v1/models/{model}/predict` (every served model), `POST /v1/features`,
+`POST /v1/feedback`, `GET /healthz`, `GET /readyz`, `GET /metrics`, `POST /admin/reload`;
+OpenAPI at `/openapi.json`, with links from a prediction's `prediction_id` to the feedback body
+(clients and stateful testers follow them).
 `/docs` (Swagger UI) and `/redoc` load their scripts and styles from this server
 (`fastapi-offline` bundles them), so they work on a machine without internet.
 The models are loaded at start-up and follow their aliases every `KEEL_RELOAD_INTERVAL` seconds.
@@ -68,9 +69,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.auth = auth
     app.state.metrics = metrics
     install_error_handlers(app)
-    app.include_router(routes.router)
-    app.include_router(ops_routes.router)
-    paths = {getattr(r, "path", "") for r in [*routes.router.routes, *ops_routes.router.routes]}
+    routers = [routes.keyed_router(settings.keyed_route), routes.router, ops_routes.router]
+    for router in routers:
+        app.include_router(router)
+    paths = {getattr(r, "path", "") for router in routers for r in router.routes}
     app.add_middleware(
         LimitsAndMetrics,
         max_body_bytes=settings.max_body_bytes,

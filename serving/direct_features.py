@@ -285,15 +285,6 @@ class DirectFeatures(ABC):
             for i in range(size)
         ]
 
-    def get_many(
-        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
-    ) -> list[Features | None]:
-        """`get_rows` for a service keyed by one join key, given that key's values."""
-        if len(self.join_keys) != 1:
-            raise TypeError(f"{self.service} has join keys {self.join_keys}: use get_rows")
-        (key,) = self.join_keys
-        return self.get_rows([{key: value} for value in customer_ids], as_of_unix=as_of_unix)
-
 
 class DirectSqliteFeatures(DirectFeatures):
     """Feast's SQLite online store file, opened read-only."""

@@ -5,7 +5,7 @@ Parquet columns, in this order (the monitoring contract; derived from `log_colum
 - `prediction_id` string, `created_at` timestamp[us, UTC], `model_name`, `model_version`,
   `model_alias`, `run_id`, `code_commit` strings, `request_id` string (nullable),
   `served_by` string: `champion`, `challenger` or `shadow`,
-  `entity_key` string: the canonical JSON of the entity's join keys (`{"customer_id":17}`);
+  `entity_key` string: the canonical JSON of the entity's join keys (`{"driver_id":1001}`);
 - when every exported row is of one model (always with `--model`): one column per join key,
   named as the key (int64, float64 or string, as logged);
 - `task` string (`binary` or `regression`), `score` float64 (binary: the probability of class 1;

@@ -44,7 +44,8 @@ TASKS: tuple[Task, ...] = ("binary", "regression")
 
 
 def task_of(model: LoadedModel) -> Task:
-    """The version's task (tag `keel.task`), "binary" when absent (churn versions before it)."""
+    """The version's task (tag `keel.task`), "binary" when absent (the built-in example's
+    versions before it)."""
     text = model.tags.get(TASK_TAG, "binary")
     if text not in TASKS:
         logger.warning("model %s v%s: ignoring %s=%r", model.name, model.version, TASK_TAG, text)
@@ -163,8 +164,9 @@ SpecLoader = Callable[["MlflowClient", "ModelVersion"], "dict[str, Any] | None"]
 
 def load_spec(client: MlflowClient, version: ModelVersion) -> dict[str, Any] | None:
     """The version's model spec (its run's `model_spec.json`, checked against the version's
-    hash tag); None when it has none (churn versions trained before specs), or, with a warning,
-    when it is unreadable: serving then takes the interface from the feature service."""
+    hash tag); None when it has none (the built-in example's versions trained before specs),
+    or, with a warning, when it is unreadable: serving then takes the interface from the feature
+    service."""
     expected = (version.tags or {}).get(SPEC_HASH_TAG)
     if expected is None:
         return None

@@ -1,9 +1,9 @@
 """One served model: its predictor (model cache + feature source), its micro-batcher, the
 interface a request must follow, and the state of its alias-following.
 
-`Runtime` holds one per model of keel.yaml (or churn's alone without one). Each follows its own
-`champion`/`challenger` aliases; a model without a champion yet is listed and answers 503
-(`ModelNotReady`) until one appears.
+`Runtime` holds one per model of keel.yaml (or the built-in example's alone without one). Each
+follows its own `champion`/`challenger` aliases; a model without a champion yet is listed and
+answers 503 (`ModelNotReady`) until one appears.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ class ModelService:
     registry_interface: Interface
     """The feature service's interface as Feast's registry describes it."""
     route: str
-    """Where it is predicted, for messages (`/v1/predict` for the built-in churn example)."""
+    """Where it is predicted, for messages (`/v1/predict` for the built-in example's model)."""
     registry_status: str = field(default="ok")
     """`ok`, or why the aliases cannot be followed and what is served meanwhile (`/readyz`)."""
     alias_problem: str | None = field(default=None)
@@ -69,7 +69,7 @@ class ModelService:
     @property
     def interface(self) -> Interface:
         """The champion's model spec when it has one (its join keys, request fields), else the
-        feature service's in Feast's registry (churn versions without a spec)."""
+        feature service's in Feast's registry (the built-in example's versions without a spec)."""
         current = self.predictor.models.current
         spec = current.champion.spec if current is not None else None
         return Interface.from_spec(spec) if spec else self.registry_interface

@@ -4,8 +4,7 @@
 keys and request fields), None for an entity without any stored feature (unknown).
 `FeastOnlineFeatures` is the reference implementation for any service (any join keys, string or
 int, composite; request fields passed to Feast's on-demand views); `direct_features.py` reads
-Feast's online stores faster, in Feast's own format. `CustomerFeatures` adapts a source that only
-reads churn customers (`get_many(customer_ids)`) to the protocol.
+Feast's online stores faster, in Feast's own format.
 """
 
 from __future__ import annotations
@@ -18,12 +17,11 @@ from typing import Any, Protocol
 import redis
 from feast import FeatureService, FeatureStore
 
-from keel.errors import OnlineStoreUnavailable, UnknownEntity
+from keel.errors import OnlineStoreUnavailable
 
-KEY = "customer_id"
 REQUEST_FIELD = "as_of_unix"
-"""The request-time field of churn's on-demand view (Feast `RequestSource` `request_context`);
-a request field of this name gets the scoring time when a request leaves it out."""
+"""A request field of this name (the built-in example's on-demand view reads it) gets the scoring
+time when a request leaves it out."""
 
 Features = dict[str, Any]
 
@@ -68,17 +66,6 @@ class FeatureSource(Protocol):
         `as_of_unix` missing from the mapping gets `as_of_unix` (default: now). Features of the
         service per entity; None for an entity without any stored feature (unknown)."""
         ...
-
-
-class CustomerSource(Protocol):
-    """A churn-only source: features per `customer_id` (the direct readers before they were
-    generic)."""
-
-    stored_features: list[str]
-
-    def get_many(
-        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
-    ) -> list[Features | None]: ...
 
 
 def stored_feature_names(store: FeatureStore, service: FeatureService) -> list[str]:
@@ -140,55 +127,3 @@ class FeastOnlineFeatures:
             known = any(features.get(name) is not None for name in self.stored_features)
             out.append(features if known else None)
         return out
-
-    def get_many(
-        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
-    ) -> list[Features | None]:
-        """Churn's form: features per `customer_id`."""
-        return self.get_rows([{KEY: c} for c in customer_ids], as_of_unix=as_of_unix)
-
-
-class CustomerFeatures:
-    """A `FeatureSource` over a churn-only source (`get_many`): key `customer_id`, request field
-    `as_of_unix` (a request's own value wins over the call's)."""
-
-    def __init__(self, source: CustomerSource, service: str) -> None:
-        self.source = source
-        self.service = service
-        self.join_keys = [KEY]
-        self.request_fields = [REQUEST_FIELD]
-        self.stored_features = source.stored_features
-
-    def get_rows(
-        self, entities: Sequence[Mapping[str, Any]], *, as_of_unix: int | None = None
-    ) -> list[Features | None]:
-        out: list[Features | None] = [None] * len(entities)
-        by_time: dict[int | None, list[int]] = {}
-        for i, entity in enumerate(entities):
-            by_time.setdefault(entity.get(REQUEST_FIELD, as_of_unix), []).append(i)
-        for as_of, indexes in by_time.items():
-            ids = [int(entities[i][KEY]) for i in indexes]
-            for i, features in zip(
-                indexes, self.source.get_many(ids, as_of_unix=as_of), strict=True
-            ):
-                out[i] = features
-        return out
-
-
-def as_feature_source(source: FeatureSource | CustomerSource, service: str) -> FeatureSource:
-    """`source` itself when it reads any entity, else `CustomerFeatures` over it."""
-    if hasattr(source, "get_rows"):
-        return source  # type: ignore[return-value]
-    return CustomerFeatures(source, service)
-
-
-class OnlineFeatures(FeastOnlineFeatures):
-    """One customer at a time; unknown customers raise `UnknownEntity`."""
-
-    def get(self, customer_id: int, *, as_of_unix: int | None = None) -> Features:
-        (features,) = self.get_many([customer_id], as_of_unix=as_of_unix)
-        if features is None:
-            raise UnknownEntity(
-                f"customer_id {customer_id} has no online features: unknown customer"
-            )
-        return features

@@ -21,7 +21,7 @@ PROBE_VALUES = {"String": "", "Float32": 0.0, "Float64": 0.0, "Bool": False}
 
 def probe_entity(interface: Interface) -> dict[str, object]:
     """An entity of the right types (none need exist) to ask the online store whether it
-    answers: 1 for churn's customer, "" or 0 for others."""
+    answers: 1 for an integer, "" for a string, 0 for a float."""
     fields = {**interface.join_keys, **interface.request_fields}
     return {name: PROBE_VALUES.get(dtype, 1) for name, dtype in fields.items()}
 

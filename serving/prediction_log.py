@@ -6,8 +6,8 @@ stored as canonical JSON in `entity_key`), so one log holds every model: binary 
 probability, label at the threshold) and regression (score = the prediction, no label). The
 columns are declared once in `log_columns.py`; backends share the SQL below: SQLite in WAL mode
 for the local profile (`log_sqlite.py`), PostgreSQL for production (`log_postgres.py`); a log of
-the churn-only layout is converted when opened (`log_migration.py`). Exporting to Parquet and
-the stats live in `log_export.py`, erasure in `log_erasure.py`.
+the layout before it was generic is converted when opened (`log_migration.py`). Exporting to
+Parquet and the stats live in `log_export.py`, erasure in `log_erasure.py`.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ class PredictionRecord:
     request_id: str | None
     served_by: ServedBy
     entity: dict[str, Any]
-    """The join keys and their values, e.g. {"customer_id": 17}."""
+    """The join keys and their values, e.g. {"driver_id": 1001}."""
     task: Task
     score: float
     """Binary: the probability of class 1; regression: the prediction."""

@@ -19,13 +19,7 @@ import pandas as pd
 
 from keel.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
 from serving.model_cache import ModelCache, ModelSet, ServedModel
-from serving.online_features import (
-    KEY,
-    CustomerSource,
-    Features,
-    FeatureSource,
-    as_feature_source,
-)
+from serving.online_features import Features, FeatureSource
 from serving.prediction_log import PredictionRecord, ServedBy, entity_key
 
 EXPLAIN_TOP = 5
@@ -47,7 +41,7 @@ def _plain(value: Any) -> Any:
 
 
 def describe_entity(entity: Mapping[str, Any]) -> str:
-    """`customer_id 5`, `courier_id 'c1', zone_id 'z2'`: an entity in an error message."""
+    """`driver_id 1001`, `courier_id 'c1', zone_id 'z2'`: an entity in an error message."""
     return ", ".join(f"{key} {value!r}" for key, value in entity.items())
 
 
@@ -78,14 +72,17 @@ class Predictor:
     def __init__(
         self,
         models: ModelCache,
-        features: FeatureSource | CustomerSource,
+        features: FeatureSource,
         *,
         code_commit: str,
         challenger_share: float = 0.0,
         shadow: bool = False,
+        entity_noun: str = "entity",
     ) -> None:
         self.models = models
-        self.features = as_feature_source(features, getattr(features, "service", ""))
+        self.features = features
+        self.entity_noun = entity_noun
+        """What an entity is called in messages (`unknown entity`)."""
         self._code_commit = code_commit
         self._share = challenger_share
         self._shadow = shadow
@@ -104,11 +101,6 @@ class Predictor:
                 f"`keel models promote {name}/<version> --alias champion`, then retry"
             )
         return current
-
-    def predict_customers(
-        self, customer_ids: Sequence[int], **options: Any
-    ) -> Scored:  # churn's form, for callers that score customers
-        return self.predict([{KEY: c} for c in customer_ids], **options)
 
     def predict(
         self,
@@ -131,7 +123,7 @@ class Predictor:
         for i, (entity, features) in enumerate(zip(entities, values, strict=True)):
             joined = {key: entity[key] for key in keys}
             if features is None:
-                answers.append(ItemError(joined, _unknown(joined)))
+                answers.append(ItemError(joined, _unknown(joined, self.entity_noun)))
                 continue
             answers.append(None)
             role: ServedBy = "champion"
@@ -194,9 +186,8 @@ def _bucket_id(joined: dict[str, Any], keys: Sequence[str]) -> Any:
     return joined[keys[0]] if len(keys) == 1 else entity_key(joined)
 
 
-def _unknown(entity: Mapping[str, Any]) -> UnknownEntity:
-    what = "customer" if list(entity) == [KEY] else "entity"
-    return UnknownEntity(f"{describe_entity(entity)} has no online features: unknown {what}")
+def _unknown(entity: Mapping[str, Any], noun: str) -> UnknownEntity:
+    return UnknownEntity(f"{describe_entity(entity)} has no online features: unknown {noun}")
 
 
 def _explain(served: ServedModel, rows: list[Features]) -> list[list[tuple[str, float]]]:

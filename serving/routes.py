@@ -1,6 +1,7 @@
 """Prediction, feature and feedback routes: parse, call one domain function, shape the answer.
 
-`POST /v1/predict` answers the built-in churn example (`customer_id` / `customers`);
+`POST /v1/predict` is a model's short route (`keyed_router`: one id or a batch of ids, in the
+names of its `KeyedRoute`; the built-in example's without a keel.yaml);
 `POST /v1/models/{model}/predict` any served model, in Feast's columnar request shape;
 `GET /v1/models` lists the served models and what their requests hold."""
 
@@ -14,24 +15,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from keel.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnknownEntity
+from keel.settings import KeyedRoute
 from serving.auth import require
 from serving.entity_request import entity_rows
 from serving.features_api import online_features_response
+from serving.keyed_bodies import KeyedRequest, keyed_bodies
 from serving.model_service import ModelService
-from serving.online_features import KEY
 from serving.prediction_log import Feedback, PredictionRecord
 from serving.predictor import ItemError, Prediction
-from serving.runtime import Runtime
+from serving.runtime import KEYED_PATH, Runtime
 from serving.schemas import (
-    BatchPredictResponse,
     ErrorBody,
     FeaturesRequest,
     FeedbackRequest,
     FeedbackResponse,
     ModelPredictRequest,
     ModelPredictResponse,
-    PredictRequest,
-    PredictResponse,
     ServedModelInfo,
     ServedModels,
 )
@@ -79,72 +78,86 @@ def _request_id(request: Request) -> str | None:
     return value
 
 
-def _answer(prediction: Prediction) -> dict[str, Any]:
-    """A `PredictResponse` as a plain dict (built directly: the hot path skips re-validation)."""
-    record = prediction.record
-    body: dict[str, Any] = {
-        "prediction_id": record.prediction_id,
-        "customer_id": record.entity[KEY],
-        "churn_probability": record.score,
-        "label": record.label,
-        "model": {
-            "name": record.model_name,
-            "version": record.model_version,
-            "alias": record.model_alias,
-        },
-    }
-    if prediction.missing_features:
-        body["missing_features"] = prediction.missing_features
-    if prediction.explanation is not None:
-        body["explanation"] = [{"feature": f, "contribution": c} for f, c in prediction.explanation]
-    return body
+def keyed_router(route: KeyedRoute) -> APIRouter:
+    """`POST /v1/predict` for `route`: its bodies built now, named as the route says."""
+    bodies = keyed_bodies(route)
+    key, batch_field, score_field = route.key, route.batch_field, route.score_field
 
-
-def _item_error(item: ItemError) -> dict[str, Any]:
-    """An `ItemErrorBody` as a plain dict."""
-    return {
-        "customer_id": item.entity[KEY],
-        "error": type(item.error).__name__,
-        "detail": item.error.message,
-        "status": item.error.status_code,
-    }
-
-
-@router.post(
-    "/v1/predict",
-    response_model=PredictResponse | BatchPredictResponse,
-    response_model_exclude_none=True,
-    responses=ERRORS,
-    dependencies=[Depends(require("predict"))],
-    openapi_extra={"parameters": [REQUEST_ID_PARAMETER]},
-)
-async def predict(request: Request, body: PredictRequest) -> JSONResponse:
-    """Churn probability of one customer or a batch; every answer is logged before it is sent."""
-    # Runtime and request id are read here, not declared: the hot path skips solving them.
-    runtime: Runtime = request.app.state.runtime
-    x_request_id = _request_id(request)
-    customers = [body.customer_id] if body.customer_id is not None else body.customers or []
-    if len(customers) > runtime.settings.max_batch:
-        raise PayloadTooLarge(
-            f"customers: {len(customers)} customers, at most {runtime.settings.max_batch} "
-            "per request (KEEL_MAX_BATCH)"
-        )
-    entities = [{KEY: customer} for customer in customers]
-    answers = await _scored(
-        runtime, runtime.default, entities, body.as_of_unix, body.explain, x_request_id
-    )
-    if body.customer_id is not None:
-        (answer,) = answers
-        if isinstance(answer, ItemError):
-            raise answer.error
-        return JSONResponse(_answer(answer))
-    return JSONResponse(
-        {
-            "predictions": [
-                _answer(a) if isinstance(a, Prediction) else _item_error(a) for a in answers
-            ]
+    def answer(prediction: Prediction) -> dict[str, Any]:
+        """An answer body as a plain dict (built directly: the hot path skips re-validation)."""
+        record = prediction.record
+        body: dict[str, Any] = {
+            "prediction_id": record.prediction_id,
+            key: record.entity[key],
+            score_field: record.score,
+            "label": record.label,
+            "model": {
+                "name": record.model_name,
+                "version": record.model_version,
+                "alias": record.model_alias,
+            },
         }
+        if prediction.missing_features:
+            body["missing_features"] = prediction.missing_features
+        if prediction.explanation is not None:
+            body["explanation"] = [
+                {"feature": f, "contribution": c} for f, c in prediction.explanation
+            ]
+        return body
+
+    def item_error(item: ItemError) -> dict[str, Any]:
+        """An item error body as a plain dict."""
+        return {
+            key: item.entity[key],
+            "error": type(item.error).__name__,
+            "detail": item.error.message,
+            "status": item.error.status_code,
+        }
+
+    async def predict(request: Request, body: KeyedRequest) -> JSONResponse:
+        # Runtime and request id are read here, not declared: the hot path skips solving them.
+        runtime: Runtime = request.app.state.runtime
+        x_request_id = _request_id(request)
+        one = body.key_value()
+        ids = [one] if one is not None else body.batch_values() or []
+        if len(ids) > runtime.settings.max_batch:
+            raise PayloadTooLarge(
+                f"{batch_field}: {len(ids)} {batch_field}, at most {runtime.settings.max_batch} "
+                "per request (KEEL_MAX_BATCH)"
+            )
+        entities = [{key: value} for value in ids]
+        answers = await _scored(
+            runtime, runtime.default, entities, body.as_of_unix, body.explain, x_request_id
+        )
+        if one is not None:
+            (only,) = answers
+            if isinstance(only, ItemError):
+                raise only.error
+            return JSONResponse(answer(only))
+        return JSONResponse(
+            {
+                "predictions": [
+                    answer(a) if isinstance(a, Prediction) else item_error(a) for a in answers
+                ]
+            }
+        )
+
+    predict.__annotations__["body"] = bodies.request  # FastAPI reads the body model from here
+    score = score_field.replace("_", " ").capitalize()
+    router = APIRouter()
+    router.add_api_route(
+        KEYED_PATH,
+        predict,
+        methods=["POST"],
+        response_model=bodies.answer | bodies.batch,
+        response_model_exclude_none=True,
+        responses=ERRORS,
+        dependencies=[Depends(require("predict"))],
+        openapi_extra={"parameters": [REQUEST_ID_PARAMETER]},
+        description=f"{score} of one {route.noun} or a batch; every answer is logged before it "
+        "is sent.",
     )
+    return router
 
 
 async def _scored(

@@ -3,7 +3,8 @@ metrics and auth.
 
 Built once at start-up (`Runtime.start`), kept on `app.state.runtime`, closed at shutdown. With a
 keel.yaml (`keel.project.discover_project`) every model of it is served from the project's Feast
-repo; without one, the built-in churn example's model (`KEEL_MODEL_NAME`). The alias-following
+repo; without one, the built-in example's model (`KEEL_MODEL_NAME`), which also answers the
+short route `/v1/predict` in the names of `settings.keyed_route`. The alias-following
 loop (`follow_aliases`) runs beside the requests.
 """
 
@@ -21,7 +22,7 @@ from keel.backends import redact_url
 from keel.errors import LogUnavailable, NotFound
 from keel.project import Project, discover_project
 from keel.provenance import code_commit
-from keel.settings import Settings
+from keel.settings import KeyedRoute, Settings
 from registry.registry_client import serving_registry_client
 from serving.batcher import MicroBatcher
 from serving.log_disk import disk_problem
@@ -36,7 +37,8 @@ from serving.registry_probe import registry_probe
 
 logger = logging.getLogger(__name__)
 
-CHURN_ROUTE = "/v1/predict"
+KEYED_PATH = "/v1/predict"
+"""Where the default model's short route (`KeyedRoute`) answers."""
 
 
 def feature_source(store: FeatureStore, service: str, settings: Settings) -> FeatureSource:
@@ -103,7 +105,7 @@ class Runtime:
     log: PredictionLog
     metrics: Metrics
     project: Project | None = None
-    """The keel.yaml served; None: the built-in churn example."""
+    """The keel.yaml served; None: the built-in example."""
     models: dict[str, ModelService] = field(init=False)
     """Every served model by name, in keel.yaml's order."""
     log_error: str | None = field(init=False, default=None)
@@ -114,14 +116,22 @@ class Runtime:
         if isinstance(self.predictors, Predictor):
             self.predictors = [self.predictors]
         self.models = {}
+        keyed = self.keyed_route
         for predictor in self.predictors:
-            churn = self.project is None and predictor.name == self.settings.model_name
             self.models[predictor.name] = ModelService(
                 predictor,
                 MicroBatcher(predictor, self.commit, max_entities=self.settings.max_batch),
                 registry_interface(self.store, predictor.features),
-                CHURN_ROUTE if churn else f"/v1/models/{predictor.name}/predict",
+                KEYED_PATH
+                if keyed is not None and predictor.name == keyed.model
+                else f"/v1/models/{predictor.name}/predict",
             )
+
+    @property
+    def keyed_route(self) -> KeyedRoute | None:
+        """The short route `/v1/predict` serves: the built-in example's; None with a keel.yaml
+        (then `/v1/predict` answers 404 naming the served models)."""
+        return self.settings.keyed_route if self.project is None else None
 
     def model(self, name: str) -> ModelService:
         """The served model `name`, or `NotFound` naming the served ones."""
@@ -133,7 +143,7 @@ class Runtime:
 
     @property
     def default(self) -> ModelService:
-        """The model `/v1/predict` (`customer_id`) answers: `KEEL_MODEL_NAME` (churn)."""
+        """The model the short route `/v1/predict` answers: `KEEL_MODEL_NAME`."""
         return self.model(self.settings.model_name)
 
     @property
@@ -188,7 +198,8 @@ class Runtime:
 
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
-        """Every model of keel.yaml (or churn's), each on its first alias check."""
+        """Every model of keel.yaml (or the built-in example's), each on its first alias
+        check."""
         from keel.workspace import Workspace
 
         project = discover_project()
@@ -207,6 +218,7 @@ class Runtime:
         probe = registry_probe(settings)
         commit = code_commit()
         predictors = []
+        keyed = settings.keyed_route if project is None else None
         for name, service in served:
             files = ModelFilesCache(cache_dir, name)
             cache = ModelCache(
@@ -224,6 +236,7 @@ class Runtime:
                     code_commit=commit,
                     challenger_share=settings.challenger_share,
                     shadow=settings.shadow,
+                    entity_noun=keyed.noun if keyed and name == keyed.model else "entity",
                 )
             )
         log = open_prediction_log(settings)

@@ -9,8 +9,6 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-CustomerId = Annotated[int, Field(strict=True, ge=1, le=2**63 - 1, description="A customer id.")]
-"""Strict: `true` or `1.0` is a wrong type, not customer 1."""
 EntityValue = int | float | str | bool | None
 """A join key or request-field value: a JSON scalar (finite when a number)."""
 
@@ -56,47 +54,6 @@ MAX_UNIX = 253_402_300_799
 """9999-12-31T23:59:59Z."""
 
 
-class PredictRequest(RequestBody):
-    """Score one customer (`customer_id`) or a batch (`customers`), never both."""
-
-    customer_id: CustomerId | None = Field(default=None, description="One customer to score.")
-    customers: list[CustomerId] | None = Field(
-        default=None,
-        min_length=1,
-        max_length=HARD_MAX_BATCH,
-        description="Customers to score in one call (at most `KEEL_MAX_BATCH`, default 1,000).",
-    )
-    as_of_unix: int | None = Field(
-        default=None,
-        strict=True,
-        ge=0,
-        le=MAX_UNIX,
-        description="Request-time field of the on-demand features: scoring time in Unix "
-        "seconds (default now).",
-    )
-    explain: bool = Field(
-        default=False,
-        strict=True,
-        description="Add the top feature contributions (linear models only).",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _names_the_key(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "customer_id" not in data and "customers" not in data:
-            raise ValueError(
-                "expected customer_id (one customer) or customers (a batch), "
-                f"got keys {sorted(map(str, data))[:10]}"
-            )
-        return data
-
-    @model_validator(mode="after")
-    def _one_of(self) -> PredictRequest:
-        if (self.customer_id is None) == (self.customers is None):
-            raise ValueError("expected exactly one of customer_id (one customer) or customers")
-        return self
-
-
 class ModelRef(BaseModel):
     name: str
     version: str
@@ -108,36 +65,11 @@ class Contribution(BaseModel):
     contribution: float = Field(description="Log-odds contribution to the score.")
 
 
-class PredictResponse(BaseModel):
-    prediction_id: str = Field(description="Unique, sortable by time; use it to send feedback.")
-    customer_id: int
-    churn_probability: float
-    label: int = Field(description="1 when churn_probability >= the model's threshold.")
-    model: ModelRef
-    missing_features: list[str] | None = Field(
-        default=None, description="Features absent online and imputed by the model."
-    )
-    explanation: list[Contribution] | None = None
-
-
-class ItemErrorBody(BaseModel):
-    customer_id: int
-    error: str
-    detail: str
-    status: int
-
-
-class BatchPredictResponse(BaseModel):
-    predictions: list[PredictResponse | ItemErrorBody] = Field(
-        description="One entry per requested customer, in order: a prediction or an error."
-    )
-
-
 class FeaturesRequest(RequestBody):
     """Feast's `get-online-features` request body."""
 
     entities: dict[Annotated[str, Field(max_length=200)], list[EntityValue]] = Field(
-        description='Join keys and request fields: {"customer_id": [1, 2], "as_of_unix": [...]}',
+        description='Join keys and request fields: {"driver_id": [1001, 1002], "val": [1, 2]}',
         max_length=100,
     )
     feature_service: str | None = Field(default=None, max_length=200)
@@ -158,8 +90,8 @@ class FeedbackRequest(RequestBody):
     outcome: float = Field(
         strict=True,
         allow_inf_nan=False,
-        description="What happened: 0 or 1 for a binary model (1: the positive class, e.g. the "
-        "customer churned), the observed value for a regression model.",
+        description="What happened: 0 or 1 for a binary model (1: the positive class), the "
+        "observed value for a regression model.",
     )
     observed_at: AwareDatetime = Field(description="When the outcome was observed (with zone).")
 

@@ -14,20 +14,33 @@ from keel.settings import get_settings
 
 def score_command(
     input_path: Annotated[
-        Path, typer.Option("--input", help="Parquet or CSV file with a customer_id column.")
+        Path,
+        typer.Option(
+            "--input",
+            help="Parquet or CSV file of the model's join keys (and request fields): "
+            "customer_id for the churn example.",
+        ),
     ],
     as_of: Annotated[
         str, typer.Option("--as-of", help="Scoring time, ISO 8601 with zone (2026-11-30T00:00Z).")
     ],
     output: Annotated[Path, typer.Option("--output", help="Parquet file of the scores.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", help="keel.yaml's model to score (default: its only one, or churn)."
+        ),
+    ] = None,
 ) -> None:
-    """Score customers with the champion on point-in-time features; every score is logged.
-    The time and the file are checked before any work starts."""
-    from serving.batch_scoring import parse_as_of, read_customers, score_customers
+    """Score entities with the model's champion on point-in-time features; every score is
+    logged. The time and the file are checked before any work starts."""
+    from serving.batch_scoring import parse_as_of, read_entities, score_entities, score_target
 
     with user_errors():
         moment = parse_as_of(as_of)
-        customers = read_customers(input_path)
+        settings = get_settings()
+        target = score_target(settings, model)
+        entities = read_entities(input_path, target)
         progress = Progress(
             "[progress.description]{task.description}",
             BarColumn(),
@@ -35,7 +48,7 @@ def score_command(
             TimeElapsedColumn(),
             console=console,
         )
-        task = progress.add_task("scoring", total=len(customers), start=False)
+        task = progress.add_task("scoring", total=len(entities), start=False)
 
         def on_progress(done: int, _total: int) -> None:
             if not progress.live.is_started:  # shown once the store, model and log are open
@@ -44,9 +57,10 @@ def score_command(
             progress.update(task, completed=done)
 
         try:
-            summary = score_customers(
-                get_settings(),
-                customers=customers,
+            summary = score_entities(
+                settings,
+                target=target,
+                entities=entities,
                 as_of=moment,
                 output=output,
                 on_progress=on_progress,
@@ -55,6 +69,7 @@ def score_command(
             if progress.live.is_started:
                 progress.stop()
     console.print(
-        f"scored {summary.scored:,} customers with {summary.model_name} v{summary.model_version}"
-        f" ({summary.unknown:,} unknown) -> {summary.output}; logged as batch:{summary.batch_id}"
+        f"scored {summary.scored:,} {target.plural} with {summary.model_name} "
+        f"v{summary.model_version} ({summary.unknown:,} unknown) -> {summary.output}; "
+        f"logged as batch:{summary.batch_id}"
     )

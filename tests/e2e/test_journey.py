@@ -18,7 +18,7 @@ from monitoring.profile import load_reference_profile
 from registry.client import mlflow_client
 from registry.models import CHAMPION
 from serving.log_sqlite import SqlitePredictionLog
-from serving.online_features import OnlineFeatures
+from serving.online_features import FeastOnlineFeatures
 from synthetic.churn_labels import SnapshotPlan, churn_snapshots
 from training.labels import TIMESTAMP
 
@@ -112,12 +112,13 @@ def test_reference_profile_ages_tenure_from_the_last_training_snapshot(
 def test_served_features_equal_the_offline_point_in_time_features(journey: DemoResult) -> None:
     settings = journey.settings
     store = open_store(settings)
-    online = OnlineFeatures(store, settings.feature_service)
+    online = FeastOnlineFeatures(store, settings.feature_service)
     customers = sample_customers(settings, 25)
     as_of = int(time.time())
     offline = offline_features(store, settings.feature_service, customers, as_of)
-    for customer in customers:
-        served = online.get(customer, as_of_unix=as_of)
+    rows = online.get_rows([{"customer_id": c} for c in customers], as_of_unix=as_of)
+    for customer, served in zip(customers, rows, strict=True):
+        assert served is not None, customer
         assert_same_features(served, offline.loc[customer], served, customer)
 
 

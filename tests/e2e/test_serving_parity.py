@@ -26,8 +26,9 @@ def test_direct_online_reads_equal_feast_get_online_features(journey: DemoResult
     through_feast = FeastOnlineFeatures(store, settings.feature_service)
     direct = DirectSqliteFeatures(store, settings.feature_service)
     try:
-        expected = through_feast.get_many(customers, as_of_unix=as_of)
-        assert direct.get_many(customers, as_of_unix=as_of) == expected
+        entities = [{"customer_id": c} for c in customers]
+        expected = through_feast.get_rows(entities, as_of_unix=as_of)
+        assert direct.get_rows(entities, as_of_unix=as_of) == expected
         assert expected[-1] is None and all(row is not None for row in expected[:-1])
     finally:
         direct.close()
@@ -48,7 +49,7 @@ def test_served_scores_equal_the_offline_pipeline_on_point_in_time_features(
     assert models.current.champion.expectations is not None  # type: ignore[union-attr]
     champion = models.current.champion.model  # type: ignore[union-attr]
     expected = champion.pipeline.predict_proba(offline.loc[customers, champion.feature_columns])
-    scored = predictor.predict_customers(customers, as_of_unix=as_of)
+    scored = predictor.predict([{"customer_id": c} for c in customers], as_of_unix=as_of)
     features.close()
     for answer, probability in zip(scored.answers, expected[:, 1], strict=True):
         assert isinstance(answer, Prediction)

@@ -172,6 +172,4 @@ def test_missing_inputs_are_refused_by_name(
         direct.get_rows([batch[0], without_hour])
     with pytest.raises(InvalidInput, match="join key 'zone_id' is missing"):
         direct.get_rows([{**batch[0], "zone_id": None}])
-    with pytest.raises(TypeError, match="use get_rows"):
-        direct.get_many([1])
     assert direct.get_rows([]) == []

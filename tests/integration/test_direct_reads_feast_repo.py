@@ -146,13 +146,16 @@ def test_a_missing_as_of_unix_is_the_calls_as_of(store: FeatureStore) -> None:
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "redis"])
-def test_a_single_key_service_keeps_get_many(kind: str, request: pytest.FixtureRequest) -> None:
+def test_a_single_key_service_without_request_fields_reads_as_feast_does(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
     direct = open_direct(kind, "spend_only_v1", request)
     store = request.getfixturevalue("store" if kind == "sqlite" else "redis_store")
     assert direct.join_keys == ["customer_id"] and direct.request_fields == []
     customers = [1, 7, 99, 14, 2]
-    expected = feast_rows(store, "spend_only_v1", [{"customer_id": c} for c in customers])
-    assert direct.get_many(customers) == expected
+    entities = [{"customer_id": c} for c in customers]
+    expected = feast_rows(store, "spend_only_v1", entities)
+    assert direct.get_rows(entities) == expected
     assert expected[2] is None and expected[1] == {"spend": None, "tags": ["a"]}
 
 

@@ -15,7 +15,7 @@ from keel.demo import DemoResult, sample_customers
 from keel.feature_store import open_store
 from keel.features import apply_definitions, materialize
 from keel.settings import Settings
-from serving.online_features import OnlineFeatures
+from serving.online_features import FeastOnlineFeatures
 
 pytestmark = pytest.mark.integration
 
@@ -55,13 +55,12 @@ def test_redis_serves_the_same_features_as_sqlite(
         keys = redis.Redis.from_url(redis_url).keys(f"*{project}*")
         assert keys, "nothing was materialized into Redis"
 
-        from_redis = OnlineFeatures(prod_store, production.feature_service)
-        from_sqlite = OnlineFeatures(open_store(local), local.feature_service)
+        from_redis = FeastOnlineFeatures(prod_store, production.feature_service)
+        from_sqlite = FeastOnlineFeatures(open_store(local), local.feature_service)
         as_of = int(time.time())
-        customers = sample_customers(local, 50)
-        for customer in customers:
-            assert from_redis.get(customer, as_of_unix=as_of) == from_sqlite.get(
-                customer, as_of_unix=as_of
-            )
+        entities = [{"customer_id": c} for c in sample_customers(local, 50)]
+        expected = from_sqlite.get_rows(entities, as_of_unix=as_of)
+        assert all(row is not None for row in expected)
+        assert from_redis.get_rows(entities, as_of_unix=as_of) == expected
     finally:
         prod_store.teardown()

@@ -18,16 +18,20 @@ import httpx
 import pandas as pd
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from keel.cli.main import app
 from keel.project import load_project
 from keel.project_checks import open_store
 from keel.server_process import server_process
-from keel.settings import Settings
+from keel.settings import Settings, get_settings
 from keel.workspace import Workspace
 from registry.client import mlflow_client
 from registry.models import load_version
 from serving.log_sqlite import SqlitePredictionLog
+from serving.online_features import stored_feature_names
 from tests.integration.delivery_example import applied_example
+from training.dataset import normalise_entity_frame
 from training.model_train import train_model
 
 pytestmark = pytest.mark.integration
@@ -146,6 +150,80 @@ def test_binary_answers_probability_and_label_for_string_keys(served: Served) ->
         record = logged(served, item["prediction_id"])
         assert (record.task, record.model_name) == ("binary", "late_delivery")
         assert (record.score, record.label) == (item["probability"], item["label"])
+
+
+def test_keel_score_scores_a_keel_yaml_model_point_in_time_and_logs_it(
+    served: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`keel score --model`: join keys and request fields in; the keys, the score named by the
+    task and the error out; each score the pipeline's on Feast's point-in-time features, logged;
+    an entity Feast has nothing for as of that time is an error row."""
+    keys = ["courier_id", "zone_id"]
+    recent = served.orders.sort_values("event_timestamp", ascending=False).drop_duplicates(keys)
+    nobody = {
+        "courier_id": ["nobody"],
+        "zone_id": ["z-99"],
+        "distance_km": [1.0],
+        "order_hour": [9],
+    }
+    entities = pd.concat(
+        [recent.iloc[:6][[*keys, "distance_km", "order_hour"]], pd.DataFrame(nobody)],
+        ignore_index=True,
+    )
+    source = tmp_path / "orders.parquet"
+    entities.to_parquet(source)
+    as_of = served.orders["event_timestamp"].max().floor("s")
+    store = open_store(load_project(served.root / "keel.yaml"))
+    offline = store.get_historical_features(
+        entity_df=normalise_entity_frame(entities.assign(event_timestamp=as_of)),
+        features=store.get_feature_service("delivery_eta_v1"),
+    ).to_df()
+    service = store.get_feature_service("delivery_eta_v1")
+    stored = offline[stored_feature_names(store, service)].notna().any(axis=1)
+    found = set(zip(offline.courier_id[stored], offline.zone_id[stored], strict=True))
+    known = [(c, z) in found for c, z in zip(entities.courier_id, entities.zone_id, strict=True)]
+    assert sum(known) >= 2 and not known[-1]  # the file store leaves out what is past its TTL
+    monkeypatch.setenv("KEEL_CONFIG", str(served.root / "keel.yaml"))
+    monkeypatch.setenv("KEEL_HOME", str(served.settings.home))
+    get_settings.cache_clear()
+    try:
+        outputs = {}
+        for model in ("delivery_minutes", "late_delivery", "no_such_model"):
+            outputs[model] = tmp_path / f"{model}.parquet"
+            result = CliRunner().invoke(
+                app,
+                [
+                    *("score", "--model", model, "--input", str(source)),
+                    *("--as-of", as_of.isoformat(), "--output", str(outputs[model])),
+                ],
+            )
+            assert result.exit_code == (2 if model == "no_such_model" else 0), result.output
+    finally:
+        get_settings.cache_clear()
+    assert "no model 'no_such_model'" in result.output
+    eta = pd.read_parquet(outputs["delivery_minutes"])
+    tail = ["model_name", "model_version", "as_of", "error"]
+    assert list(eta.columns) == [*keys, "prediction_id", "prediction", *tail]
+    assert eta[keys].values.tolist() == entities[keys].values.tolist()
+    assert eta["error"].isna().tolist() == known
+    assert eta["error"].iloc[-1] == "unknown entity: no features as of this time"
+    late = pd.read_parquet(outputs["late_delivery"])
+    assert list(late.columns) == [*keys, "prediction_id", "probability", "label", *tail]
+    answered = late[late["error"].isna()]
+    assert len(answered) >= 1 and answered["label"].isin([0, 1]).all()
+
+    client = mlflow_client(served.settings)
+    version = client.get_model_version("delivery_minutes", eta["model_version"].iloc[0])
+    pipeline = load_version(client, version, alias=None).pipeline
+    scored = eta[eta["error"].isna()]
+    rows = offline.set_index(keys).loc[pd.MultiIndex.from_frame(scored[keys])]
+    expected = pipeline.predict(rows[pipeline.feature_names_in_])
+    assert scored["prediction"].to_numpy() == pytest.approx(expected, rel=1e-9)
+    for row in scored.itertuples():
+        record = logged(served, row.prediction_id)
+        assert record.entity == {"courier_id": row.courier_id, "zone_id": row.zone_id}
+        assert (record.task, record.score) == ("regression", row.prediction)
+        assert record.request_id.startswith("batch:")
 
 
 def test_unknown_entities_are_404_items_and_all_unknown_a_404(served: Served) -> None:

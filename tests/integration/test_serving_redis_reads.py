@@ -52,9 +52,10 @@ def test_direct_redis_reads_equal_feast_get_online_features(production: Settings
     assert isinstance(direct, DirectRedisFeatures)
     customers = [*sample_customers(production, 40), UNKNOWN_CUSTOMER]
     as_of = int(time.time())
-    expected = FeastOnlineFeatures(store, production.feature_service).get_many(
-        customers, as_of_unix=as_of
+    entities = [{"customer_id": c} for c in customers]
+    expected = FeastOnlineFeatures(store, production.feature_service).get_rows(
+        entities, as_of_unix=as_of
     )
-    assert direct.get_many(customers, as_of_unix=as_of) == expected
+    assert direct.get_rows(entities, as_of_unix=as_of) == expected
     assert expected[-1] is None and all(row is not None for row in expected[:-1])
     assert redis.Redis.from_url(production.redis_url).ping()

@@ -27,7 +27,7 @@ from keel.feature_store import open_store, repo_config, repo_definitions
 from keel.features import apply_definitions, materialize
 from keel.settings import Settings
 from keel.workspace import Workspace
-from serving.online_features import OnlineFeatures
+from serving.online_features import FeastOnlineFeatures
 from synthetic.churn_labels import SnapshotPlan, churn_snapshots
 from tests.conftest import require_service, skip_or_fail
 from training.dataset import build_training_frame
@@ -161,15 +161,18 @@ def test_spark_engine_materializes_the_same_online_values(profiles: Profiles) ->
     keys = redis.Redis.from_url(profiles.spark.redis_url).keys(f"*{profiles.spark.project}*")
     assert len(keys) == 300, "one Redis hash per customer, as the local engine writes"
 
-    from_spark = OnlineFeatures(spark_store, profiles.spark.feature_service)
-    from_local = OnlineFeatures(open_store(profiles.local), profiles.local.feature_service)
+    from_spark = FeastOnlineFeatures(spark_store, profiles.spark.feature_service)
+    from_local = FeastOnlineFeatures(open_store(profiles.local), profiles.local.feature_service)
     as_of = int(time.time())
     customers = sample_customers(profiles.local, 40)
     assert len(customers) == 40
-    for customer in customers:
-        features = from_spark.get(customer, as_of_unix=as_of)
+    entities = [{"customer_id": c} for c in customers]
+    local_rows = from_local.get_rows(entities, as_of_unix=as_of)
+    spark_rows = from_spark.get_rows(entities, as_of_unix=as_of)
+    for customer, features, local in zip(customers, spark_rows, local_rows, strict=True):
+        assert features is not None, customer
         assert features["logins_30d"] is not None and features["plan"] is not None, customer
-        assert features == from_local.get(customer, as_of_unix=as_of), customer
+        assert features == local, customer
 
 
 def test_spark_profile_points_at_a_cluster_by_settings_alone(tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pandas as pd
 
 from keel.settings import Settings
 from registry.models import LoadedModel
+from serving.keyed_bodies import keyed_bodies
 from serving.log_sqlite import SqlitePredictionLog
 from serving.metrics import Metrics
 from serving.model_cache import ModelSet, ServedModel
@@ -19,6 +20,12 @@ from serving.runtime import Runtime
 from training.models import logistic_regression
 
 FEATURES = ["plan", "logins_7d", "spend_30d"]
+KEY = "customer_id"
+"""The built-in example's join key, which these fakes stand in for."""
+_BODIES = keyed_bodies(Settings.model_construct().keyed_route)
+PredictResponse = _BODIES.answer
+BatchPredictResponse = _BODIES.batch
+"""The built-in example's `/v1/predict` answers, as the app builds them from the settings."""
 
 
 def training_frame(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
@@ -46,10 +53,14 @@ def loaded_model(version: str, *, threshold: str | None = None) -> LoadedModel:
 class FakeFeatures:
     """Known customers are 1..1000; customer 13 has no logins feature."""
 
-    stored_features = FEATURES
+    def __init__(self) -> None:
+        self.service = "churn_v1"
+        self.join_keys = [KEY]
+        self.request_fields = ["as_of_unix"]
+        self.stored_features = FEATURES
 
-    def get_many(
-        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
+    def get_rows(
+        self, entities: Sequence[Mapping[str, Any]], *, as_of_unix: int | None = None
     ) -> list[dict[str, Any] | None]:
         return [
             None
@@ -59,7 +70,7 @@ class FakeFeatures:
                 "logins_7d": None if c == 13 else c % 30,
                 "spend_30d": float(c % 50),
             }
-            for c in customer_ids
+            for c in (int(entity[KEY]) for entity in entities)
         ]
 
 
@@ -92,6 +103,7 @@ def fake_runtime(
         code_commit="test",
         challenger_share=settings.challenger_share,
         shadow=settings.shadow,
+        entity_noun=settings.keyed_route.noun,
     )
     log = SqlitePredictionLog(tmp_path / "predictions.db")
     return Runtime(settings, None, predictor, log, metrics)  # type: ignore[arg-type]

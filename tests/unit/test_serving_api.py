@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_fakes import FEATURES, FakeModels, fake_runtime, loaded_model, training_frame
+from serving_fakes import (
+    FEATURES,
+    BatchPredictResponse,
+    FakeModels,
+    PredictResponse,
+    fake_runtime,
+    loaded_model,
+    training_frame,
+)
 
 from keel.errors import InsecureConfiguration
 from keel.settings import Settings
@@ -18,7 +26,6 @@ from monitoring.validation import Expectations
 from serving.app import create_app
 from serving.model_cache import ModelSet, ServedModel
 from serving.predictor import challenger_bucket
-from serving.schemas import BatchPredictResponse, PredictResponse
 
 TOKENS = "p" * 16 + "=predict," + "f" * 16 + "=feedback," + "a" * 16 + "=admin+predict"
 AUTH = {"authorization": "Bearer " + "a" * 16}

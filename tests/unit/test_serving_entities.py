@@ -1,17 +1,23 @@
-"""A model's columnar request entities: checked against its interface, turned into rows; and
-churn-only feature sources adapted to the generic protocol."""
+"""A model's columnar request entities: checked against its interface, turned into rows; and a
+short route's bodies and messages named by its `KeyedRoute` (any model's, not just the
+built-in example's)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+from serving_fakes import FakeModels, loaded_model
 
-from keel.errors import InvalidInput, PayloadTooLarge
+from keel.errors import InvalidInput, PayloadTooLarge, UnknownEntity
+from keel.settings import KeyedRoute
 from serving.entity_request import entity_rows
+from serving.keyed_bodies import keyed_bodies
 from serving.model_service import Interface
-from serving.online_features import CustomerFeatures, as_feature_source
+from serving.predictor import ItemError, Predictor
 
 DELIVERY = Interface(
     "delivery_eta_v1",
@@ -59,23 +65,67 @@ def test_each_problem_names_the_field() -> None:
         rows({k: v * 2 for k, v in GOOD.items()})
 
 
-class ChurnOnly:
+ORDERS = KeyedRoute(
+    model="late_orders",
+    key="order_id",
+    batch_field="orders",
+    score_field="late_probability",
+    noun="order",
+)
+
+
+def test_a_short_routes_bodies_are_named_by_its_route() -> None:
+    bodies = keyed_bodies(ORDERS)
+    one = bodies.request.model_validate({"order_id": 7})
+    assert (one.key_value(), one.batch_values()) == (7, None)
+    batch = bodies.request.model_validate({"orders": [7, 8], "as_of_unix": 5})
+    assert (batch.key_value(), batch.batch_values(), batch.as_of_unix) == (None, [7, 8], 5)
+    schema = bodies.request.model_json_schema()
+    assert list(schema["properties"]) == ["order_id", "orders", "as_of_unix", "explain"]
+    assert (
+        schema["description"] == "Score one order (`order_id`) or a batch (`orders`), never both."
+    )
+    answer = bodies.answer.model_json_schema()
+    assert answer["required"] == ["prediction_id", "order_id", "late_probability", "label", "model"]
+    assert bodies.item_error.model_json_schema()["required"][0] == "order_id"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"order": 7}, "expected order_id (one order) or orders (a batch), got keys ['order']"),
+        ({"order_id": 7, "orders": [8]}, "expected exactly one of order_id (one order) or orders"),
+        ({"order_id": 0}, "greater than or equal to 1"),
+        ({"order_id": True}, "valid integer"),
+        ({"orders": []}, "at least 1 item"),
+    ],
+)
+def test_a_short_routes_refusals_name_its_fields(body: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        keyed_bodies(ORDERS).request.model_validate(body)
+
+
+class Orders:
+    """A feature source keyed by `order_id`: orders below 100 are known."""
+
     def __init__(self) -> None:
-        self.stored_features = ["plan"]
-        self.calls: list[tuple[list[int], int | None]] = []
+        self.service = "orders_v1"
+        self.join_keys = ["order_id"]
+        self.request_fields: list[str] = []
+        self.stored_features = ["plan", "logins_7d", "spend_30d"]
 
-    def get_many(
-        self, customer_ids: Sequence[int], *, as_of_unix: int | None = None
+    def get_rows(
+        self, entities: Sequence[Mapping[str, Any]], *, as_of_unix: int | None = None
     ) -> list[dict[str, Any] | None]:
-        self.calls.append((list(customer_ids), as_of_unix))
-        return [{"plan": f"p{c}@{as_of_unix}"} if c < 100 else None for c in customer_ids]
+        rows = [{"plan": "basic", "logins_7d": 1.0, "spend_30d": 2.0}]
+        return [rows[0] if e["order_id"] < 100 else None for e in entities]
 
 
-def test_a_churn_only_source_reads_entities_grouped_by_their_scoring_time() -> None:
-    source = ChurnOnly()
-    adapted = as_feature_source(source, "churn_v1")
-    assert isinstance(adapted, CustomerFeatures) and adapted.join_keys == ["customer_id"]
-    entities = [{"customer_id": 1}, {"customer_id": 2, "as_of_unix": 5}, {"customer_id": 100}]
-    assert adapted.get_rows(entities, as_of_unix=9) == [{"plan": "p1@9"}, {"plan": "p2@5"}, None]
-    assert source.calls == [([1, 100], 9), ([2], 5)]
-    assert as_feature_source(adapted, "churn_v1") is adapted
+def test_an_unknown_entity_is_named_with_the_routes_noun() -> None:
+    models = FakeModels(loaded_model("1"))
+    for noun, expected in (("order", "unknown order"), ("entity", "unknown entity")):
+        predictor = Predictor(models, Orders(), code_commit="t", entity_noun=noun)  # type: ignore[arg-type]
+        known, unknown = predictor.predict([{"order_id": 1}, {"order_id": 100}]).answers
+        assert not isinstance(known, ItemError)
+        assert isinstance(unknown, ItemError) and isinstance(unknown.error, UnknownEntity)
+        assert unknown.error.message == f"order_id 100 has no online features: {expected}"
