@@ -286,3 +286,21 @@ def test_binary_options_are_refused_for_a_regression_model() -> None:
         ModelTrainOptions(class_weight="balanced").applied_to(regression)
     with pytest.raises(InvalidInput, match="--fn-cost/--fp-cost: m is a regression model"):
         ModelTrainOptions(fn_cost=5, fp_cost=1).applied_to(regression)
+
+
+def test_the_learning_curve_reads_the_frame_and_split_training_reads(runs) -> None:
+    """`keel learning-curve` without --data: the churn spec's frame, built and split as training
+    builds and splits it (its training and validation rows train, its test rows test)."""
+    from training.learning_curve_job import model_data, run_learning_curve
+
+    settings, first, _ = runs
+    spec = churn_model(settings, LABELS[0])
+    data = model_data(settings, spec)
+    assert (len(data.train), len(data.test)) == (
+        first.rows["train"] + first.rows["valid"],
+        first.rows["test"],
+    )
+    assert data.features == first.feature_columns and data.categorical == ["plan", "region"]
+    result = run_learning_curve(settings, sizes=[500, 1000], repeats=1, spec=spec)
+    assert result.source == f"feast:{settings.feature_service}"
+    assert list(result.curve.summary()["size"]) == [500, 1000]

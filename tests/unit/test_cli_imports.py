@@ -110,4 +110,4 @@ def test_piped_materialize_and_train_print_no_escape_codes_or_mlflow_lines(
     assert b"Successfully registered" not in trained
     assert b"Created version" not in trained
     assert b"View run" not in trained
-    assert b"registered as version 2" in trained
+    assert b"registered as churn version 2" in trained
