@@ -51,6 +51,7 @@ from training.run_logging import (
     log_frame,
     log_pipeline,
 )
+from training.scorer_artifact import log_compiled_scorer
 from training.split import TimeSplit, shuffle_training_labels, split_by_fractions
 from training.train import CandidateResult, fit_binary_candidate
 
@@ -200,6 +201,7 @@ class _Run:
             mlflow.set_tag("keel.selected_candidate", best.name)
             self.on_step("registering, gating and aliasing the model version")
             version = self._register(best.run_id)
+            log_compiled_scorer(self.client, spec.name, version, fitted[best.name])
             gate, aliases = self._gate(
                 version, best, results, split, data, parent.info.run_id, spec_sha256(content)
             )

@@ -39,6 +39,7 @@ from training.models import candidates
 from training.promotion import promote_if_gate_passes
 from training.report import log_run_plots
 from training.run_logging import MODEL_ARTIFACT, log_frame, log_pipeline
+from training.scorer_artifact import log_compiled_scorer
 from training.split import TimeSplit, shuffle_training_labels, split_by_time
 
 
@@ -260,6 +261,7 @@ def _train(
             version = store.mlflow.register_model(
                 f"runs:/{best.run_id}/{MODEL_ARTIFACT}", settings.model_name
             )
+        log_compiled_scorer(client, settings.model_name, str(version.version), fitted[best.name])
         gate, aliases = promote_if_gate_passes(
             settings,
             client,
