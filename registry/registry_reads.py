@@ -271,3 +271,27 @@ def read_alias_version(settings: Settings, name: str, alias: str) -> VersionSumm
         number = reader.aliases(name).get(alias)
         rows = [] if number is None else reader.versions(name, number)
         return reader.summarize(rows[0], {alias: int(rows[0]["version"])}) if rows else None
+
+
+def read_download_uri(settings: Settings, name: str, version: str) -> str | None:
+    """Where version `version` of `name` keeps its files, as `MlflowClient` answers it (the
+    storage location, else the source); None when there is no such version."""
+    with _reader(settings, f"model {name}/{version}") as reader:
+        if reader is None:
+            return None
+        rows = reader._rows(
+            "SELECT storage_location, source FROM model_versions "
+            "WHERE workspace = :workspace AND name = :name AND version = :version",
+            name=name,
+            version=int(version),
+        )
+        return str(rows[0]["storage_location"] or rows[0]["source"]) if rows else None
+
+
+def read_run_artifact_uri(settings: Settings, run_id: str) -> str | None:
+    """The root of run `run_id`'s artifacts; None when there is no such run."""
+    with _reader(settings, f"run {run_id}") as reader:
+        if reader is None:
+            return None
+        rows = reader._rows("SELECT artifact_uri FROM runs WHERE run_uuid = :run", run=run_id)
+        return str(rows[0]["artifact_uri"]) if rows and rows[0]["artifact_uri"] else None

@@ -196,8 +196,6 @@ def load_expectations(client: MlflowClient, version: ModelVersion) -> Expectatio
     """The expectations of the version's `monitoring/reference_profile.json`; None, with a
     warning, when its run has none (versions trained before Keel logged it) or it is unreadable:
     such a version serves without data validation rather than not at all."""
-    from mlflow.exceptions import MlflowException
-
     from monitoring.profile import PROFILE_ARTIFACT, ReferenceProfile
 
     name = f"model {version.name} v{version.version}"
@@ -208,7 +206,9 @@ def load_expectations(client: MlflowClient, version: ModelVersion) -> Expectatio
         try:
             local = client.download_artifacts(version.run_id, PROFILE_ARTIFACT, tmp)
             profile = ReferenceProfile.load(Path(local))
-        except (MlflowException, OSError, InvalidInput) as error:
+        except Exception as error:
+            if not isinstance(error, OSError | InvalidInput) and not _from_mlflow(error):
+                raise
             logger.warning(
                 "%s has no usable %s (%s): serving it without data validation",
                 name,
@@ -217,6 +217,13 @@ def load_expectations(client: MlflowClient, version: ModelVersion) -> Expectatio
             )
             return None
     return Expectations.from_profile(profile)
+
+
+def _from_mlflow(error: Exception) -> bool:
+    """An `MlflowException` (imported only then: a local artifact store needs no MLflow)."""
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(error, MlflowException)
 
 
 class ModelCache:

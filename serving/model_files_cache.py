@@ -8,10 +8,13 @@ of its reference profile and when it was loaded. The pointer is replaced atomica
 (`os.replace`) after every successful load, so a crash never leaves half a pointer. Versions are
 kept (a few hundred KB each) so worker processes sharing the workspace never lose files in use.
 
-`<model>/scorers/<N>/` holds version N's compiled scorer (`serving.scorer_files`), saved the
-first time the version is loaded and proven equal to its pipeline. Later loads rebuild the scorer
-from it and prove it again on the saved probe rows, and defer the pipeline (scikit-learn, skops,
-MLflow's loader: most of a server's start-up) until something asks for it (`explain`).
+A version's compiled scorer (`serving.scorer_files`) comes with its model files: training
+compiles it at registration (`training.scorer_artifact`, under `keel-scorer/`). When that one is
+missing (versions trained before it) or cannot be trusted (other library versions, answers that
+differ on its probe rows), the pipeline is loaded and compiled, and the result kept in
+`<model>/scorers/<N>/` for later loads, which look there first. Either way the scorer is proven
+again on its probe rows, and the pipeline (scikit-learn, skops, MLflow's loader: most of a
+server's start-up) is deferred until something asks for it (`explain`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -92,6 +96,23 @@ def expectations_from_json(body: dict[str, Any] | None) -> Expectations | None:
         for item in body["categorical"]
     )
     return Expectations(numeric, categorical, float(body["null_tolerance"]))
+
+
+def _download(uri: str, into: Path, *, tracking_uri: str) -> Path:
+    """The files at artifact `uri`, under directory `into`: copied when they are local files
+    (no MLflow import: the first start after training), else through MLflow."""
+    from registry.registry_client import local_artifact_path
+
+    local = local_artifact_path(uri)
+    if local is not None:
+        return Path(shutil.copytree(local, into / "files"))
+    import mlflow.artifacts
+
+    return Path(
+        mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=str(into), tracking_uri=tracking_uri
+        )
+    )
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -174,16 +195,10 @@ class ModelFilesCache:
         key = str(version.version)
         target = self.version_dir(key)
         if not target.exists():
-            import mlflow.artifacts
-
             target.parent.mkdir(parents=True, exist_ok=True)
             uri = client.get_model_version_download_uri(version.name, version.version)
             with tempfile.TemporaryDirectory(dir=target.parent, prefix=".download-") as tmp:
-                local = Path(
-                    mlflow.artifacts.download_artifacts(
-                        artifact_uri=uri, dst_path=tmp, tracking_uri=client.tracking_uri
-                    )
-                )
+                local = _download(uri, Path(tmp), tracking_uri=client.tracking_uri)
                 try:
                     local.rename(target)
                 except OSError:
@@ -206,7 +221,9 @@ class ModelFilesCache:
         deferred when the scorer proves itself again, else the pipeline loaded now, its scorer
         chosen and (when fast) saved for the next load."""
         name = f"model {self._name} v{version}"
-        saved = scorer_files.load(self.scorer_dir(version), name=name)
+        saved = scorer_files.load(self.scorer_dir(version), name=name) or self._registered_scorer(
+            version, name
+        )
         if saved is not None:
             source = PipelineSource(lambda: self._load_pipeline(version))
             columns, choice = saved.feature_columns, saved.choice
@@ -221,6 +238,20 @@ class ModelFilesCache:
                 except OSError as error:  # only costs the next start its compile
                     logger.warning("%s: could not save its compiled scorer: %s", name, error)
         return LoadedModel(self._name, version, alias, run_id, source, columns, tags, scorer=choice)
+
+    def _registered_scorer(self, version: str, name: str) -> scorer_files.SavedScorer | None:
+        """The scorer compiled at registration, from the version's files; None (saying why)
+        when it has none or it cannot be trusted: then it is compiled at load."""
+        directory = self.version_dir(version) / scorer_files.ARTIFACT_DIR
+        if not directory.exists():
+            logger.info("%s: no compiled scorer registered with it: compiling at load", name)
+            return None
+        saved = scorer_files.load(directory, name=name)
+        if saved is None:
+            logger.info("%s: compiling at load instead of its registered scorer", name)
+        else:
+            logger.info("%s: scorer compiled at registration (%s)", name, saved.choice.path)
+        return saved
 
     def remember(self, alias: str, model: LoadedModel, expectations: Expectations | None) -> None:
         """Record that `alias` now serves `model` (its files must be in the cache)."""

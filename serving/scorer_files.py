@@ -7,6 +7,9 @@ serialization). `load` rebuilds the scorer without scikit-learn, pandas or MLflo
 probe rows again: a difference above `TOLERANCE`, another library version or an unreadable file
 gives None with a warning, and the caller compiles from the pipeline again. Directories are
 written beside their final place and renamed into it, so they are complete or absent.
+
+Training logs such a directory with each registered version's model files, under `ARTIFACT_DIR`
+(`training.scorer_artifact`); the serving model cache keeps the ones it compiles itself.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ FORMAT = 1
 LIBRARIES = ("scikit-learn", "treelite", "numpy", "scipy")
 """Whose versions decide the answers: a change means proving the scorer from the pipeline again."""
 STATE_FILE = "scorer.json"
+ARTIFACT_DIR = "keel-scorer"
+"""Where in a version's MLflow model files the scorer compiled at registration is."""
 TREES_FILE = "trees.bin"
 
 _READERS: dict[str, Callable[[dict[str, Any], Path], Scorer]] = {

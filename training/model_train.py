@@ -59,6 +59,7 @@ from training.run_logging import (
     log_frame,
     log_pipeline,
 )
+from training.scorer_artifact import log_compiled_scorer
 from training.split import TimeSplit, shuffle_training_labels, split_as_declared
 from training.train_options import ModelTrainOptions
 
@@ -205,6 +206,7 @@ class _Run:
             self._log_plots(best, fitted[best.name], data, split)
             mlflow.set_tag("keel.selected_candidate", best.name)
             version = self._register(best, fitted[best.name], data, split, content)
+            log_compiled_scorer(self.client, spec.name, version, fitted[best.name])
             self.on_step("gating and aliasing the model version")
             gate, aliases = gate_and_promote(
                 settings,

@@ -4,6 +4,7 @@ answers them (version, run, source, tags), on SQLite and PostgreSQL, and follows
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from registry_helpers import BACKENDS, register_versions, registry_settings
@@ -26,7 +27,7 @@ def backend(
         yield settings
 
 
-def test_alias_reads_equal_mlflows_and_follow_moves(backend: Settings) -> None:
+def test_alias_reads_equal_mlflows_and_follow_moves(backend: Settings, tmp_path: Path) -> None:
     name = register_versions(backend, ["passed", "failed", "passed"])
     mlflow = mlflow_client(backend)
     reads = serving_registry_client(backend)
@@ -47,7 +48,14 @@ def test_alias_reads_equal_mlflows_and_follow_moves(backend: Settings) -> None:
         resolve_version(reads, name, "challenger")
     with pytest.raises(ModelNotFound, match="model nobody@champion not found"):
         resolve_version(reads, "nobody", "champion")
-    # Anything else goes to MLflow's own client, created on first use.
+    # A version's files and its run's local artifacts: from the tables too, no MLflow client.
     assert reads.get_model_version_download_uri(name, "3") == str(
         mlflow.get_model_version_download_uri(name, "3")
     )
+    run_id = str(resolve_version(reads, name, "champion").run_id)
+    mlflow.log_text(run_id, '{"rows": 3}', "monitoring/profile.json")
+    copied = reads.download_artifacts(run_id, "monitoring/profile.json", str(tmp_path))
+    assert Path(copied).read_text() == '{"rows": 3}'
+    assert reads._client is None
+    with pytest.raises(OSError):  # as MLflow's local store does for a missing file
+        reads.download_artifacts(run_id, "monitoring/absent.json", str(tmp_path))

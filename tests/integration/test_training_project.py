@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import mlflow.artifacts
 import pandas as pd
 import pytest
 import yaml
@@ -23,6 +24,8 @@ from keel.settings import Settings, get_settings
 from monitoring.profile import load_reference_profile
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec
+from serving import scorer_files
+from serving.scorer_files import ARTIFACT_DIR
 from tests.integration.delivery_example import applied_example
 from training.model_frame import build_model_frame
 from training.model_train import ModelTrainResult, train_model
@@ -145,6 +148,19 @@ def test_a_regression_version_logs_its_plots_and_its_reference_profile(trained: 
     assert profile.score is not None and profile.score.kind == "numeric"
     assert profile.score.mean == pytest.approx(latest.mean(), rel=0.15)
     assert profile.score.maximum is not None and profile.score.maximum > 1.5  # not a probability
+
+
+def test_the_regression_version_carries_its_compiled_scorer(
+    trained: Trained, tmp_path: Path
+) -> None:
+    client = mlflow_client(trained.settings)
+    location = client.get_model_version_download_uri("delivery_minutes", trained.eta.model_version)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{location}/{ARTIFACT_DIR}", dst_path=str(tmp_path)
+    )
+    saved = scorer_files.load(Path(local))
+    assert saved is not None and saved.feature_columns == ETA_FEATURES
+    assert saved.choice.path in {"treelite", "numpy-linear", "numpy-one-rule", "numpy-constant"}
 
 
 def test_training_leaves_mlflows_tracking_uri_as_it_found_it(trained: Trained) -> None:

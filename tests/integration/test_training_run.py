@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import mlflow
+import mlflow.artifacts
 import pandas as pd
 import pytest
 from mlflow.tracking import _tracking_service
@@ -23,6 +24,8 @@ from keel.workspace import Workspace
 from registry.aliases import alias_history
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec
+from serving import scorer_files
+from serving.scorer_files import ARTIFACT_DIR
 from synthetic.churn_labels import LABEL, churn_model, write_churn_labels
 from training.labels import TIMESTAMP, LabelTable
 from training.model_train import ModelTrainResult, train_workspace_model
@@ -31,6 +34,11 @@ from training.train_options import ModelTrainOptions
 pytestmark = pytest.mark.integration
 
 CANDIDATES = ["baseline", "one_rule", "logistic_regression", "gradient_boosting"]
+FAST_PATH = {
+    "one_rule": "numpy-one-rule",
+    "logistic_regression": "numpy-linear",
+    "gradient_boosting": "treelite",
+}
 SHUFFLED = ModelTrainOptions(shuffle_labels_seed=1, gate_margin=0.05)
 """Trained on permuted labels, yet picked on real validation labels: on this small data the
 pick clears the baseline by 0.015 PR AUC (0.058 vs 0.043), so a higher margin makes it lose."""
@@ -123,6 +131,19 @@ def test_the_best_candidate_is_registered_gated_and_promoted(runs) -> None:
     assert str(settings.home) in location, f"model artifacts outside the workspace: {location}"
     monitoring = {a.path for a in client.list_artifacts(version.run_id, "monitoring")}
     assert "monitoring/reference_profile.json" in monitoring
+
+
+def test_the_registered_version_carries_its_compiled_scorer(runs, tmp_path: Path) -> None:
+    """Compiled at registration, in the files serving downloads, proven on its probe rows."""
+    settings, first, _ = runs
+    client = mlflow_client(settings)
+    location = client.get_model_version_download_uri(settings.model_name, first.model_version)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"{location}/{ARTIFACT_DIR}", dst_path=str(tmp_path)
+    )
+    saved = scorer_files.load(Path(local))
+    assert saved is not None and saved.feature_columns == first.feature_columns
+    assert saved.choice.path == FAST_PATH[first.selected]
 
 
 def test_a_churn_version_carries_its_model_spec_as_a_keel_yaml_version_does(runs) -> None:
