@@ -41,7 +41,18 @@ def test_keel_score_scores_point_in_time_and_logs_the_batch(
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
     scores = pd.read_parquet(out)
+    assert [(name, str(kind)) for name, kind in scores.dtypes.items()] == [
+        ("customer_id", "int64"),
+        ("prediction_id", "object"),
+        ("churn_probability", "float64"),
+        ("label", "Int64"),
+        ("model_name", "object"),
+        ("model_version", "object"),
+        ("as_of", "datetime64[us, UTC]"),
+        ("error", "object"),
+    ]  # the columns, their order and types, as before `keel score` served any model
     assert scores["customer_id"].tolist() == [*customers, UNKNOWN_CUSTOMER]
+    assert scores["error"].iloc[-1] == "unknown customer: no features as of this time"
     assert scores["error"].notna().tolist() == [False] * 20 + [True]
 
     store = open_store(settings)
