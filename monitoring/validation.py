@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -95,33 +96,72 @@ class Expectations:
     def names(self) -> list[str]:
         return [e.name for e in self.numeric] + [e.name for e in self.categorical]
 
+    @cached_property
+    def _checks(
+        self,
+    ) -> tuple[
+        tuple[tuple[str, float, float, bool], ...],
+        tuple[tuple[str, frozenset[str] | None, bool], ...],
+    ]:
+        """The expectations as plain tuples, for `violations`' loop."""
+        numeric = tuple((n.name, n.low, n.high, n.nullable) for n in self.numeric)
+        categorical = tuple((c.name, c.allowed, c.nullable) for c in self.categorical)
+        return numeric, categorical
+
     def violations(self, row: Mapping[str, Any]) -> list[str]:
         """Names of the features of `row` that break an expectation (stable, low-cardinality:
-        fit for a metric label). A missing key counts as null. See `explain` for the why."""
-        return list(self.explain(row))
+        fit for a metric label). A missing key counts as null. See `explain` for the why.
+        A number in range and an allowed text pass at once; anything else takes `explain`'s
+        checks (no message is formatted)."""
+        numeric, categorical = self._checks
+        get = row.get
+        found: list[str] = []
+        for name, low, high, nullable in numeric:
+            value = get(name)
+            if (type(value) is float or type(value) is int) and low <= value <= high:
+                continue
+            if _numeric_problem(value, low, high, nullable) is not None:
+                found.append(name)
+        for name, allowed, nullable in categorical:
+            value = get(name)
+            if type(value) is str and (allowed is None or value in allowed):
+                continue
+            if _categorical_problem(value, allowed, nullable) is not None:
+                found.append(name)
+        return found
 
     def explain(self, row: Mapping[str, Any]) -> dict[str, str]:
         """Feature name -> what is wrong with its value, for the features of `row` that fail."""
         found: dict[str, str] = {}
         for n in self.numeric:
-            value = row.get(n.name)
-            if value is None or (isinstance(value, float) and math.isnan(value)):
-                if not n.nullable:
-                    found[n.name] = "null"
-            elif isinstance(value, bool) or not isinstance(value, int | float | np.number):
-                found[n.name] = f"not a number: {value!r}"
-            elif not n.low <= value <= n.high:
-                found[n.name] = f"{value} outside [{n.low:g}, {n.high:g}]"
+            problem = _numeric_problem(row.get(n.name), n.low, n.high, n.nullable)
+            if problem is not None:
+                found[n.name] = problem
         for c in self.categorical:
-            value = row.get(c.name)
-            if value is None:
-                if not c.nullable:
-                    found[c.name] = "null"
-            elif not isinstance(value, str):
-                found[c.name] = f"not text: {value!r}"
-            elif c.allowed is not None and value not in c.allowed:
-                found[c.name] = f"unknown category {value!r}"
+            problem = _categorical_problem(row.get(c.name), c.allowed, c.nullable)
+            if problem is not None:
+                found[c.name] = problem
         return found
+
+
+def _numeric_problem(value: Any, low: float, high: float, nullable: bool) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None if nullable else "null"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        return f"not a number: {value!r}"
+    if not low <= value <= high:
+        return f"{value} outside [{low:g}, {high:g}]"
+    return None
+
+
+def _categorical_problem(value: Any, allowed: frozenset[str] | None, nullable: bool) -> str | None:
+    if value is None:
+        return None if nullable else "null"
+    if not isinstance(value, str):
+        return f"not text: {value!r}"
+    if allowed is not None and value not in allowed:
+        return f"unknown category {value!r}"
+    return None
 
 
 @dataclass(frozen=True)

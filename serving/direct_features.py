@@ -11,6 +11,7 @@ lookups and response building; tests prove the values equal `FeatureStore.get_on
 from __future__ import annotations
 
 import sqlite3
+import struct
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -40,6 +41,11 @@ AS_OF_FIELD = "as_of_unix"
 SQLITE_BATCH = 500
 """Entity keys per SQLite query (below SQLite's limit on bound parameters)."""
 
+SQLITE_READ_PRAGMAS = ("PRAGMA mmap_size = 268435456", "PRAGMA cache_size = -65536")
+"""The read-only online-store connection maps the file (up to 256 MiB: pages are read from the
+OS page cache without a copy) and caches up to 64 MiB of pages (SQLite's default 2 MiB does not
+hold the views' tables and indexes together: a batch evicted the pages of the next view)."""
+
 _SCALARS = frozenset(
     {"int32_val", "int64_val", "float_val", "double_val", "string_val", "bool_val", "bytes_val"}
 )
@@ -60,8 +66,35 @@ def _python_value(value: Value) -> Any:
     return feast_value_type_to_python_type(value)
 
 
+_DOUBLE = struct.Struct("<d").unpack_from
+_DOUBLE_TAG = 0x29  # field 5 (double_val), 8-byte little-endian
+_INT64_TAG = 0x20  # field 4 (int64_val), varint
+_STRING_TAG = 0x12  # field 2 (string_val), length-delimited
+_TWO_TO_64 = 1 << 64
+
+
+def _int64(blob: bytes) -> int | None:
+    """The int64 of a varint filling `blob[1:]` exactly; None when it does not (malformed)."""
+    value = 0
+    shift = 0
+    last = len(blob) - 1
+    for i in range(1, len(blob)):
+        byte = blob[i]
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            if i != last or value >= _TWO_TO_64:
+                return None
+            return value - _TWO_TO_64 if value >> 63 else value
+        shift += 7
+    return None
+
+
 class ValueParser:
-    """Parses stored `ValueProto` bytes into Feast's Python values, reusing one message."""
+    """Parses stored `ValueProto` bytes into Feast's Python values, reusing one message.
+
+    The kinds online stores hold most (a double, an int64, a short string: one field each) are
+    read straight from the bytes; anything else, or bytes that are not exactly one such field,
+    goes through protobuf (tests/unit/test_serving_value_parser.py proves both agree)."""
 
     def __init__(self) -> None:
         self._value = Value()
@@ -69,6 +102,26 @@ class ValueParser:
         self._which = self._value.WhichOneof
 
     def __call__(self, blob: bytes) -> Any:
+        size = len(blob)
+        if size:
+            tag = blob[0]
+            if tag == _DOUBLE_TAG:
+                if size == 9:
+                    return _DOUBLE(blob, 1)[0]
+            elif tag == _INT64_TAG:
+                if size == 2 and blob[1] < 0x80:
+                    return blob[1]
+                number = _int64(blob)
+                if number is not None:
+                    return number
+            elif tag == _STRING_TAG and size >= 2 and blob[1] == size - 2:
+                try:
+                    return blob[2:].decode("utf-8")
+                except UnicodeDecodeError:
+                    pass  # protobuf's own error below
+        return self._parse_message(blob)
+
+    def _parse_message(self, blob: bytes) -> Any:
         self._parse(blob)
         kind = self._which("val")
         if kind in _SCALARS:
@@ -302,6 +355,8 @@ class DirectSqliteFeatures(DirectFeatures):
                 f"online store {path} is missing: run `keel features materialize` first"
             )
         self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        for pragma in SQLITE_READ_PRAGMAS:
+            self._db.execute(pragma)
         self._lock = threading.Lock()
 
     def _read(

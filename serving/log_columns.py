@@ -75,9 +75,12 @@ ENTITY_KEY_INDEX = "model_entity"
 """Suffix of the index on (model_name, entity_key) that erasure and lookups by entity use."""
 
 
+_CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":")).encode
+
+
 def entity_key(entity: Mapping[str, Any]) -> str:
     """The canonical JSON of an entity's join keys: what the log's `entity_key` column holds."""
-    return json.dumps(dict(entity), sort_keys=True, separators=(",", ":"))
+    return _CANONICAL_JSON(dict(entity))
 
 
 def _column_ddl(column: LogColumn, backend: Backend) -> str:

@@ -1,4 +1,5 @@
-"""The local prediction log: SQLite in WAL mode, `synchronous=FULL` (each commit is fsynced)."""
+"""The local prediction log: SQLite in WAL mode, `synchronous=FULL` (each commit is fsynced);
+checkpoints run on a thread of their own (`log_checkpoint.py`), not inside a commit."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from keel.errors import WorkspaceNotReady
+from serving.log_checkpoint import WAL_LIMIT_BYTES, WalCheckpointer
 from serving.log_columns import PREDICTION_NAMES
 from serving.log_migration import migrate_sqlite
 from serving.prediction_log import LogItem, LogResult, PredictionLog
@@ -46,6 +48,9 @@ class SqlitePredictionLog(PredictionLog):
             self._committer.close()
             self._writer.close()
             raise
+        self._writer.execute("PRAGMA wal_autocheckpoint = 0")
+        self._writer.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
+        self._checkpointer = WalCheckpointer(path, lambda: _connect(path))
         self._reader = _connect(path)
         self._read_lock = threading.Lock()
 
@@ -73,6 +78,7 @@ class SqlitePredictionLog(PredictionLog):
             cursor.execute("ROLLBACK")
             raise
         cursor.execute("COMMIT")
+        self._checkpointer.committed()
         return results
 
     def query(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
@@ -85,6 +91,7 @@ class SqlitePredictionLog(PredictionLog):
         return bool(list(self.query(sql, (name,))))
 
     def _close(self) -> None:
+        self._checkpointer.close()
         self._writer.close()
         with self._read_lock:
             self._reader.close()

@@ -110,14 +110,16 @@ class ServedModel:
         code_commit: str,
         request_id: str | None,
         served_by: ServedBy,
+        prediction_id: str | None = None,
     ) -> PredictionRecord:
         """The log record of one answer of this version: score, label at its threshold (binary),
-        the features used and those that break its reference expectations."""
+        the features used and those that break its reference expectations. `prediction_id`:
+        one of `new_prediction_ids` (a batch draws them at once); default: a new one."""
         model = self.model
         task = self.task
         violations = None if self.expectations is None else self.expectations.violations(features)
         return PredictionRecord(
-            prediction_id=new_prediction_id(),
+            prediction_id=prediction_id or new_prediction_id(),
             created_at=created_at,
             model_name=model.name,
             model_version=model.version,

@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+_features_json = json.JSONEncoder(default=str).encode
+"""`json.dumps(features, default=str)` without building an encoder per record."""
+
 ServedBy = Literal["champion", "challenger", "shadow"]
 FeedbackStatus = Literal["recorded", "unchanged", "unknown", "conflict", "invalid"]
 
@@ -92,15 +95,25 @@ class PredictionRecord:
     Stored comma-separated ("" when every feature passed, NULL when not checked)."""
 
     def row(self) -> tuple[Any, ...]:
-        values = {
-            **self.__dict__,
-            "created_at": to_micros(self.created_at),
-            "entity_key": entity_key(self.entity),
-            "features": json.dumps(self.features, default=str),
-        }
-        if self.violations is not None:
-            values["violations"] = ",".join(self.violations)
-        return tuple(values[name] for name in PREDICTION_NAMES)
+        """The stored values, in `PREDICTION_NAMES` order (built directly: the write path)."""
+        violations = self.violations
+        return (
+            self.prediction_id,
+            to_micros(self.created_at),
+            self.model_name,
+            self.model_version,
+            self.model_alias,
+            self.run_id,
+            self.code_commit,
+            self.request_id,
+            self.served_by,
+            entity_key(self.entity),
+            self.task,
+            self.score,
+            self.label,
+            _features_json(self.features),
+            None if violations is None else ",".join(violations),
+        )
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> PredictionRecord:

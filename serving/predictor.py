@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from keel.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
+from serving.ids import new_prediction_ids
 from serving.model_cache import ModelCache, ModelSet, ServedModel
 from serving.online_features import Features, FeatureSource
 from serving.prediction_log import PredictionRecord, ServedBy, entity_key
@@ -38,6 +39,15 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def _plain_features(features: Features) -> Features:
+    """The features as logged: the source's own dict (a source builds one per entity and
+    never changes it), or a copy with None for NaN when it holds one."""
+    for value in features.values():
+        if type(value) is float and value != value:
+            return {name: _plain(value) for name, value in features.items()}
+    return features
 
 
 def describe_entity(entity: Mapping[str, Any]) -> str:
@@ -161,11 +171,12 @@ class Predictor:
         explanations: list[list[tuple[str, float]] | None] = [None] * len(rows)
         if explain:
             explanations = list(_explain(served, rows))
+        columns = served.model.feature_columns
         out = []
-        for (i, entity, features), score, explanation in zip(
-            members, scores, explanations, strict=True
+        for (i, entity, features), score, explanation, prediction_id in zip(
+            members, scores, explanations, new_prediction_ids(len(rows)), strict=True
         ):
-            logged = {name: _plain(value) for name, value in features.items()}
+            logged = _plain_features(features)
             record = served.record(
                 entity=entity,
                 score=score,
@@ -174,8 +185,8 @@ class Predictor:
                 code_commit=self._code_commit,
                 request_id=request_ids[i],
                 served_by=role,
+                prediction_id=prediction_id,
             )
-            columns = served.model.feature_columns
             missing = [name for name in columns if logged.get(name) is None]
             out.append(Prediction(record, missing, explanation))
         return out

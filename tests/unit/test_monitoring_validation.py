@@ -162,3 +162,35 @@ def test_cli_validate_exits_2_naming_the_file_and_the_column(
     args = ["--input", str(not_parquet), "--reference", str(tmp_path / "profile.json")]
     result = runner.invoke(app, ["monitor", "validate", *args])
     assert result.exit_code == 2 and "not a Parquet file" in result.output
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"logins_7d": 10_000},
+        {"logins_7d": -1.5},
+        {"logins_7d": True},
+        {"logins_7d": "12"},
+        {"logins_7d": np.int64(12)},
+        {"logins_7d": np.float32(1e9)},
+        {"logins_7d": None},
+        {"logins_7d": float("nan")},
+        {"spend_30d": None},
+        {"spend_30d": float("inf")},
+        {"plan": "gold"},
+        {"plan": 3},
+        {"plan": None},
+        {"plan": "pro", "logins_7d": None, "spend_30d": -1e9},
+    ],
+)
+def test_violations_name_exactly_the_features_explain_finds(
+    profile: ReferenceProfile, changes: dict[str, object]
+) -> None:
+    """`violations` passes a number in range or an allowed text at once; everything else must
+    still be judged as `explain` judges it, in the same order."""
+    expectations = Expectations.from_profile(profile)
+    row = {**GOOD, **changes}
+    assert expectations.violations(row) == list(expectations.explain(row))
+    missing = {k: v for k, v in row.items() if k not in changes or v is not None}
+    assert expectations.violations(missing) == list(expectations.explain(missing))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.ids import new_prediction_id
+import serving.ids
+from serving.ids import new_prediction_id, new_prediction_ids
 from serving.log_sqlite import SqlitePredictionLog
 from serving.prediction_log import PredictionRecord
 
@@ -38,6 +39,22 @@ def test_prediction_ids_are_unique_and_sort_by_time() -> None:
     assert len(set(first)) == 1000
     assert all(len(i) == 26 for i in first)
     assert max(first) < later
+
+
+def test_a_batch_of_ids_follows_the_ulid_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each id is 48 bits of milliseconds then its own 80 random bits, in Crockford base32
+    (most significant first), as ULIDs are; the batch encodes them in one call."""
+    noise = bytes(range(7, 7 + 30))
+    nanos = 1_764_547_200_123_456_789
+    monkeypatch.setattr(serving.ids.os, "urandom", lambda size: noise[:size])
+    monkeypatch.setattr(serving.ids.time, "time_ns", lambda: nanos)
+    alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+    expected = []
+    for i in range(3):
+        value = (nanos // 1_000_000) << 80 | int.from_bytes(noise[10 * i : 10 * i + 10], "big")
+        expected.append("".join(alphabet[(value >> (5 * k)) & 31] for k in reversed(range(26))))
+    assert new_prediction_ids(3) == expected
+    assert new_prediction_id() == expected[0]
 
 
 def test_a_logged_prediction_survives_reopening_the_log(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import pytest
 from keel.errors import WorkspaceNotReady
 from serving.group_commit import GroupCommitter
 from serving.ids import new_prediction_id
+from serving.log_checkpoint import WalCheckpointer
 from serving.log_export import export_parquet, log_stats
 from serving.log_sqlite import SqlitePredictionLog
 from serving.prediction_log import Feedback, PredictionRecord
@@ -195,3 +197,26 @@ def test_violations_round_trip(log: SqlitePredictionLog) -> None:
     assert log.get(flagged.prediction_id) == flagged
     assert log.get(clean.prediction_id) == clean
     assert log.get(unchecked.prediction_id) == unchecked and unchecked.violations is None
+
+
+def test_commits_leave_checkpoints_to_their_own_thread(tmp_path: Path) -> None:
+    """A commit only appends to the WAL (and fsyncs it); the checkpoint thread copies the pages
+    into the database file, and past its limit makes the writer start the WAL over."""
+    path = tmp_path / "predictions.db"
+    log = SqlitePredictionLog(path)
+    log._checkpointer.close()  # this test runs the checkpoints itself
+    checkpointer = WalCheckpointer(path, lambda: sqlite3.connect(path), wal_limit=64 * 1024)
+    log._checkpointer = checkpointer
+    for _ in range(30):
+        log.append([record(customer_id=i) for i in range(250)])
+    _, frames, _ = checkpointer.checkpoint("PASSIVE")
+    assert frames > 1000  # SQLite's own checkpoints (every 1,000 pages) are off
+    checkpointer._checkpoint_logged()  # passive, then RESTART: the WAL is over its limit
+    log.append([record()])
+    _, frames_after, _ = checkpointer.checkpoint("PASSIVE")
+    assert frames_after < 8 < frames  # the next commit started the WAL over
+    assert log.count() == 7501
+    log.close()
+    reopened = SqlitePredictionLog(path)
+    assert reopened.count() == 7501
+    reopened.close()
