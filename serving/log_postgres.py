@@ -49,8 +49,13 @@ class PostgresPredictionLog(PredictionLog):
             raise
 
     def _prepare(self) -> None:
-        """Create, or convert an old layout, in one transaction; refuse an unknown layout."""
+        """Create, or convert an old layout, in one transaction; refuse an unknown layout.
+
+        Servers starting together (the API's workers) take turns under an advisory lock held to
+        the commit: PostgreSQL's `CREATE TABLE IF NOT EXISTS` is not safe against a concurrent
+        one (the loser fails with a unique violation on `pg_type`)."""
         with self._writer.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.predictions_table,))
             for statement in self._ddl():
                 cursor.execute(statement)
             migrate_postgres(cursor, self.predictions_table, self.feedback_table)

@@ -73,3 +73,31 @@ def test_postgres_log_commits_concurrently_joins_feedback_and_exports(
         assert table.column_names[-4:] == ["plan", "logins_7d", "outcome", "observed_at"]
     finally:
         log.close()
+
+
+def test_workers_opening_a_new_log_together_all_start(postgres_url: str, prefix: str) -> None:
+    """The API's workers create the tables at once: each waits its turn (without the advisory
+    lock, the losers of `CREATE TABLE IF NOT EXISTS` fail with a unique violation)."""
+    import threading
+
+    workers = 8
+    barrier = threading.Barrier(workers)
+    errors: list[BaseException] = []
+    logs: list[PostgresPredictionLog] = []
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            logs.append(PostgresPredictionLog(postgres_url, table_prefix=prefix))
+        except BaseException as error:  # recorded: the assertion names it
+            errors.append(error)
+
+    threads = [threading.Thread(target=start) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for log in logs:
+        log.close()
+    assert not errors, errors
+    assert len(logs) == workers
