@@ -4,7 +4,8 @@ audit row that records who erased how much, when, and nothing about the entity.
 An `Erasure` is committed by the prediction log's writer like any other item (same transaction
 machinery, same connection), so it cannot interleave with a half-written group. It names the
 entity by candidate `entity_key` texts: a value typed on the command line (`driver_id=1001`)
-may be logged as a number or as a string, so each form is tried (`candidate_keys`).
+may be logged as a number or as a string, so each form is tried (`candidate_keys`), as an exact
+match per model on the log's (model_name, entity_key) index (`erasure_filter`).
 """
 
 from __future__ import annotations
@@ -102,6 +103,38 @@ def audit_ddl(table: str, *, bigint: str) -> str:
     )"""
 
 
+def logged_models(cursor: Any, predictions_table: str) -> list[str]:
+    """Every model name in the log, read from the (model_name, entity_key) index one name at a
+    time (a loose index scan: as many index searches as models, not a pass over the log)."""
+    cursor.execute(
+        f"""WITH RECURSIVE logged(name) AS (
+            SELECT MIN(model_name) FROM {predictions_table}
+            UNION ALL
+            SELECT (SELECT MIN(model_name) FROM {predictions_table} WHERE model_name > logged.name)
+            FROM logged WHERE logged.name IS NOT NULL
+        ) SELECT name FROM logged WHERE name IS NOT NULL"""
+    )
+    return [str(row[0]) for row in cursor.fetchall()]
+
+
+def erasure_filter(
+    cursor: Any, erasure: Erasure, *, predictions_table: str
+) -> tuple[str, tuple[Any, ...]] | None:
+    """The WHERE clause (with `?` marks) and parameters selecting the erasure's predictions:
+    exact `entity_key` texts of the named model, or of every logged model, so each is one search
+    of the (model_name, entity_key) index. None when the log holds no model to search."""
+    models = [erasure.model] if erasure.model is not None else None
+    if models is None:
+        models = logged_models(cursor, predictions_table)
+    if not models:
+        return None
+    where = (
+        f"model_name IN ({', '.join('?' for _ in models)}) "
+        f"AND entity_key IN ({', '.join('?' for _ in erasure.keys)})"
+    )
+    return where, (*models, *erasure.keys)
+
+
 def apply_erasure(
     cursor: Any,
     erasure: Erasure,
@@ -121,21 +154,20 @@ def apply_erasure(
 
     cursor.execute(audit_ddl(audit_table, bigint=bigint))  # made by the first erasure
 
-    where = f"entity_key IN ({', '.join('?' for _ in erasure.keys)})"
-    params: tuple[Any, ...] = erasure.keys
-    if erasure.model is not None:
-        where = f"model_name = ? AND {where}"
-        params = (erasure.model, *erasure.keys)
-    cursor.execute(
-        sql(
-            f"DELETE FROM {feedback_table} WHERE prediction_id IN "
-            f"(SELECT prediction_id FROM {predictions_table} WHERE {where})"
-        ),
-        params,
-    )
-    feedback = max(cursor.rowcount, 0)
-    cursor.execute(sql(f"DELETE FROM {predictions_table} WHERE {where}"), params)
-    predictions = max(cursor.rowcount, 0)
+    feedback = predictions = 0
+    found = erasure_filter(cursor, erasure, predictions_table=predictions_table)
+    if found is not None:
+        where, params = found
+        cursor.execute(
+            sql(
+                f"DELETE FROM {feedback_table} WHERE prediction_id IN "
+                f"(SELECT prediction_id FROM {predictions_table} WHERE {where})"
+            ),
+            params,
+        )
+        feedback = max(cursor.rowcount, 0)
+        cursor.execute(sql(f"DELETE FROM {predictions_table} WHERE {where}"), params)
+        predictions = max(cursor.rowcount, 0)
     audit_id = new_prediction_id()
     marks = ", ".join("?" for _ in AUDIT_COLUMNS)
     cursor.execute(

@@ -41,9 +41,29 @@ KEYED_PATH = "/v1/predict"
 """Where the default model's short route (`KeyedRoute`) answers."""
 
 
+def repo_redis_url(store: FeatureStore) -> str | None:
+    """The Redis the Feast repo's online store names (its `connection_string`, Feast's
+    `host:port,db=N,password=...,ssl=true`) as a `redis://` URL; None for a cluster or a
+    sentinel, which direct reads do not reach. Keel's churn repo names `KEEL_REDIS_URL`'s."""
+    from urllib.parse import quote
+
+    from feast.infra.online_stores.redis import RedisOnlineStore, RedisType
+
+    config = store.config.online_store
+    if config.redis_type != RedisType.redis:
+        return None
+    nodes, params = RedisOnlineStore._parse_connection_string(config.connection_string)
+    user = quote(str(params.get("username", "")), safe="")
+    password = params.get("password")
+    credentials = f"{user}:{quote(str(password), safe='')}@" if password is not None else ""
+    scheme = "rediss" if params.get("ssl") in (True, "true", "True") else "redis"
+    return f"{scheme}://{credentials}{nodes[0]['host']}:{nodes[0]['port']}/{params.get('db', 0)}"
+
+
 def feature_source(store: FeatureStore, service: str, settings: Settings) -> FeatureSource:
     """Direct reads of the SQLite or Redis online store when enabled and able to read the
-    service (`DirectReadsUnsupported` names what they cannot reproduce), else Feast's own API."""
+    service (`DirectReadsUnsupported` names what they cannot reproduce), else Feast's own API.
+    Both read the online store the repo's feature_store.yaml names."""
     from serving import direct_features
     from serving.on_demand_views import DirectReadsUnsupported
 
@@ -53,7 +73,12 @@ def feature_source(store: FeatureStore, service: str, settings: Settings) -> Fea
     try:
         if kind == "sqlite":
             return direct_features.DirectSqliteFeatures(store, service)
-        client = direct_features.redis_client(settings.redis_url, timeout=settings.online_timeout)
+        url = repo_redis_url(store)
+        if url is None:
+            raise DirectReadsUnsupported(
+                f"a Redis {store.config.online_store.redis_type.value} online store"
+            )
+        client = direct_features.redis_client(url, timeout=settings.online_timeout)
         return direct_features.DirectRedisFeatures(store, service, client)
     except DirectReadsUnsupported as reason:
         logger.info("feature service %s: Feast's own reads (%s)", service, reason)

@@ -15,6 +15,7 @@ from keel.settings import Settings
 
 if TYPE_CHECKING:
     from keel.demo import DemoResult
+    from tests.delivery_workspace import DeliveryWorkspace
 
 
 def services_required() -> bool:
@@ -77,6 +78,15 @@ def journey(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
 
     settings = Settings(home=tmp_path_factory.mktemp("journey") / "keel-home")
     return run_demo(settings, customers=1500, days=150, seed=7, requests=3)
+
+
+@pytest.fixture(scope="session")
+def delivery(tmp_path_factory: pytest.TempPathFactory) -> DeliveryWorkspace:
+    """The delivery example once per test session: both models trained, champions set,
+    materialized (tests serve a copy: `tests.delivery_workspace.copy_delivery`)."""
+    from tests.delivery_workspace import build_delivery_workspace
+
+    return build_delivery_workspace(tmp_path_factory.mktemp("delivery"))
 
 
 @pytest.fixture

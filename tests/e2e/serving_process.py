@@ -6,7 +6,7 @@ import asyncio
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import httpx
 
 from keel.server_process import server_process
 from keel.settings import Settings
+from tests.predict_requests import Requests, answered_prediction, churn_requests
 
 
 def copy_workspace(settings: Settings, home: Path, **overrides: Any) -> Settings:
@@ -32,30 +33,32 @@ def serve(settings: Settings, log_file: Path) -> Iterator[tuple[str, subprocess.
 
 async def predict_loop(
     url: str,
-    customers: list[int],
+    customers: Sequence[int] | Requests,
     *,
     seconds: float,
     concurrency: int,
     answers: list[dict[str, Any]],
     failures: list[str],
 ) -> None:
-    """`concurrency` clients sending single predictions until `seconds` pass or the server
-    dies; every 200 body goes to `answers`, anything else that got an answer to `failures`."""
+    """`concurrency` clients sending single predictions (churn customers, or `Requests`) until
+    `seconds` pass or the server dies; every 200's prediction goes to `answers`
+    (`answered_prediction`), anything else that got an answer to `failures`."""
     deadline = time.monotonic() + seconds
+    requests = customers if isinstance(customers, Requests) else churn_requests(customers)
 
     async def client(index: int) -> None:
         async with httpx.AsyncClient(base_url=url, timeout=5) as http:
             i = index
             while time.monotonic() < deadline:
-                customer = customers[i % len(customers)]
+                body = requests.body(i)
                 i += concurrency
                 sent_at = time.monotonic()
                 try:
-                    response = await http.post("/v1/predict", json={"customer_id": customer})
+                    response = await http.post(requests.path, json=body)
                 except httpx.HTTPError:
                     return  # the server is gone: no answer, so no promise was made
                 if response.status_code == 200:
-                    answers.append({**response.json(), "sent_at": sent_at})
+                    answers.append({**answered_prediction(response.json()), "sent_at": sent_at})
                 else:
                     failures.append(f"{response.status_code} {response.text}")
 

@@ -1,5 +1,6 @@
 """Private servers the fault tests may kill (never the machine's shared Redis or PostgreSQL),
-fresh databases, workspace copies and a load loop that records every answer."""
+fresh databases, workspace copies and a load loop that records every answer (the models the
+tests run against: `fault_workloads`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from conftest import skip_or_fail
 
 from keel.server_process import free_port, server_process
 from keel.settings import Settings
+from tests.predict_requests import Requests, answered_prediction
 
 TOKEN = "faults-token-0123456789"
 AUTH = {"authorization": f"Bearer {TOKEN}"}
@@ -172,10 +174,15 @@ class Answer:
     retry_after: str | None
     sent_at: float
 
+    @property
+    def prediction_id(self) -> str:
+        """The id of a 200's one prediction (either route's shape)."""
+        return str(answered_prediction(self.body)["prediction_id"])
+
 
 async def load(
     url: str,
-    customers: list[int],
+    requests: Requests,
     *,
     seconds: float,
     concurrency: int,
@@ -183,8 +190,9 @@ async def load(
     timeout: float = 10.0,
     stop_on_disconnect: bool = False,
 ) -> int:
-    """`concurrency` clients sending single predictions for `seconds`; every answer is kept
-    with its latency. Returns how many requests got no answer (connection errors)."""
+    """`concurrency` clients sending single predictions (`requests` in turn) for `seconds`;
+    every answer is kept with its latency. Returns how many requests got no answer
+    (connection errors)."""
     deadline = time.monotonic() + seconds
     lost = 0
 
@@ -193,11 +201,11 @@ async def load(
         async with httpx.AsyncClient(base_url=url, timeout=timeout, headers=AUTH) as http:
             i = index
             while time.monotonic() < deadline:
-                customer = customers[i % len(customers)]
+                body = requests.body(i)
                 i += concurrency
                 sent_at = time.monotonic()
                 try:
-                    response = await http.post("/v1/predict", json={"customer_id": customer})
+                    response = await http.post(requests.path, json=body)
                 except httpx.HTTPError:
                     lost += 1
                     if stop_on_disconnect:
@@ -205,14 +213,14 @@ async def load(
                     await asyncio.sleep(0.05)
                     continue
                 try:
-                    body = response.json()
+                    answered = response.json()
                 except ValueError:
-                    body = {"raw": response.text}
+                    answered = {"raw": response.text}
                 answers.append(
                     Answer(
                         response.status_code,
                         time.monotonic() - sent_at,
-                        body,
+                        answered,
                         response.headers.get("retry-after"),
                         sent_at,
                     )
@@ -253,6 +261,15 @@ def production_settings(home: Path, *, redis_url: str, database: str, **override
     return settings
 
 
+def logged_rows(settings: Settings) -> list[tuple[str, str, str]]:
+    """Every (prediction_id, entity_key, task) in the production (PostgreSQL) log."""
+    with psycopg.connect(settings.postgres_url) as db:
+        rows = db.execute(
+            f"SELECT prediction_id, entity_key, task FROM {settings.project}_predictions"
+        )
+        return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
+
+
 def logged_ids(settings: Settings) -> list[str]:
     """Every prediction id in the production (PostgreSQL) log, duplicates included."""
     with psycopg.connect(settings.postgres_url) as db:
@@ -264,8 +281,18 @@ START_TIMEOUT = 300.0
 """`keel serve` imports Feast, MLflow and scikit-learn: over a minute on a busy 2-core box."""
 
 
+@contextmanager
 def serve(
-    settings: Settings, log_file: Path | None = None
-) -> AbstractContextManager[tuple[str, subprocess.Popen[bytes]]]:
-    """`keel serve` as a child process, once `/readyz` answers 200."""
-    return server_process(settings, log_file=log_file, ready_path="/readyz", timeout=START_TIMEOUT)
+    settings: Settings, log_file: Path | None = None, *, environ: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`keel serve` as a child process, once `/readyz` answers 200; `environ` (a keel.yaml's
+    `KEEL_CONFIG`) on top of this process's environment."""
+    from unittest import mock
+
+    with (
+        mock.patch.dict(os.environ, environ or {}),
+        server_process(
+            settings, log_file=log_file, ready_path="/readyz", timeout=START_TIMEOUT
+        ) as served,
+    ):
+        yield served

@@ -1,5 +1,6 @@
 """kill -9 of the whole API (2 worker processes) under load in the production profile loses no
-acknowledged prediction: each 200 is in the PostgreSQL log, once."""
+acknowledged prediction: each 200 is in the PostgreSQL log, once; for the churn model and for a
+keel.yaml model (the delivery example's, its Feast repo on the same Redis)."""
 
 from __future__ import annotations
 
@@ -15,16 +16,15 @@ import psutil
 import pytest
 from fault_services import (
     Answer,
-    copy_home,
     fresh_database,
     load,
-    logged_ids,
+    logged_rows,
     private_redis,
-    production_settings,
-    serve,
 )
+from fault_workloads import MODELS, production_workload
 
-from keel.demo import DemoResult, sample_customers
+from serving.log_columns import entity_key
+from tests.predict_requests import answered_prediction
 
 pytestmark = pytest.mark.integration
 
@@ -47,26 +47,28 @@ def kill_once_answered(answers: list[Answer], pid: int, *, at_least: int = 100) 
     kill_tree(pid)
 
 
+@pytest.mark.parametrize("model", MODELS)
 def test_kill_9_under_load_keeps_every_acknowledged_prediction_in_postgres(
-    journey: DemoResult, postgres_url: str, tmp_path: Path
+    model: str, request: pytest.FixtureRequest, postgres_url: str, tmp_path: Path
 ) -> None:
-    home = copy_home(journey.settings, tmp_path / "home")
     with private_redis() as redis_server, fresh_database(postgres_url) as database:
-        settings = production_settings(
-            home, redis_url=redis_server.url, database=database, project="keelfaultkill", workers=2
+        served = production_workload(
+            model,
+            request,
+            tmp_path,
+            redis_url=redis_server.url,
+            database=database,
+            project="keelfaultkill",
+            workers=2,
         )
-        customers = sample_customers(settings, 50)
         answers: list[Answer] = []
-        with serve(settings, tmp_path / "server.log") as (
-            url,
-            process,
-        ):
+        with served.serve(tmp_path / "server.log") as (url, process):
             killer = threading.Thread(target=kill_once_answered, args=(answers, process.pid))
             killer.start()
             asyncio.run(
                 load(
                     url,
-                    customers,
+                    served.requests,
                     seconds=30.0,  # ends at the kill (stop_on_disconnect)
                     concurrency=8,
                     answers=answers,
@@ -75,10 +77,15 @@ def test_kill_9_under_load_keeps_every_acknowledged_prediction_in_postgres(
             )
             killer.join()
             assert process.wait(5) == -signal.SIGKILL
-        acknowledged = [a.body["prediction_id"] for a in answers if a.status == 200]
+        acknowledged = [answered_prediction(a.body) for a in answers if a.status == 200]
         assert len(acknowledged) > 50, "the load did not run before the kill"
         assert all(a.status == 200 for a in answers), [a.body for a in answers][:3]
-        logged = Counter(logged_ids(settings))
+        rows = logged_rows(served.settings)
+        logged = Counter(row[0] for row in rows)
         assert not [i for i, n in logged.items() if n > 1], "a prediction was logged twice"
-        missing = [i for i in acknowledged if i not in logged]
+        missing = [a for a in acknowledged if a["prediction_id"] not in logged]
         assert not missing, f"{len(missing)} acknowledged predictions are not in the log"
+        stored = {row[0]: row[1:] for row in rows}
+        for answer in acknowledged:
+            entity = {key: answer[key] for key in served.join_keys}
+            assert stored[answer["prediction_id"]] == (entity_key(entity), served.task)

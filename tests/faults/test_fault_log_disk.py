@@ -1,7 +1,8 @@
 """The disk of the local prediction log fills up, or fails and is taken read-only by the kernel,
 while the API serves: predictions fail closed (503 saying why, with Retry-After), nothing is
 answered without its record, and (disk full) the same process serves again once space is
-freed."""
+freed. The full disk is tried with the churn model and with a keel.yaml model (the delivery
+example's)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ import httpx
 import pytest
 from conftest import skip_or_fail
 from fault_services import Answer, copy_home, load, serve, wait_for
+from fault_workloads import MODELS, local_workload
 
 from keel.demo import DemoResult, sample_customers
 from keel.settings import Settings
 from keel.workspace import Workspace
 from serving.log_sqlite import SqlitePredictionLog
+from tests.predict_requests import churn_requests
 
 pytestmark = pytest.mark.integration
 
@@ -60,25 +63,22 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+@pytest.mark.parametrize("model", MODELS)
 def test_full_log_disk_fails_closed_with_503_and_recovers_when_space_returns(
-    journey: DemoResult, tmp_path: Path
+    model: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    home = copy_home(journey.settings, tmp_path / "home")
-    settings = Settings(**{**journey.settings.model_dump(), "home": home})
-    customers = sample_customers(settings, 20)
-    log_path = Workspace(home).prediction_log
+    served = local_workload(model, request, tmp_path)
+    requests = served.requests
+    log_path = Workspace.from_settings(served.settings).prediction_log
     answers: list[Answer] = []
     with small_disk(log_path.parent, "32m"):
-        with serve(settings, tmp_path / "server.log") as (
-            url,
-            process,
-        ):
-            asyncio.run(load(url, customers, seconds=1.0, concurrency=2, answers=answers))
+        with served.serve(tmp_path / "server.log") as (url, process):
+            asyncio.run(load(url, requests, seconds=1.0, concurrency=2, answers=answers))
             assert answers and all(a.status == 200 for a in answers)
 
             filler = fill(log_path.parent)
             full: list[Answer] = []
-            asyncio.run(load(url, customers, seconds=2.0, concurrency=2, answers=full))
+            asyncio.run(load(url, requests, seconds=2.0, concurrency=2, answers=full))
             assert {a.status for a in full} <= {200, 503}
             refused = [a for a in full if a.status == 503]
             assert refused, "the disk is full yet every prediction was answered"
@@ -98,12 +98,12 @@ def test_full_log_disk_fails_closed_with_503_and_recovers_when_space_returns(
                 message="/readyz not ready after space was freed",
             )
             after: list[Answer] = []
-            asyncio.run(load(url, customers, seconds=1.0, concurrency=2, answers=after))
+            asyncio.run(load(url, requests, seconds=1.0, concurrency=2, answers=after))
             assert after and all(a.status == 200 for a in after), [
                 a for a in after if a.status != 200
             ][:2]
             assert process.poll() is None
-        answered = [a.body["prediction_id"] for a in [*answers, *full, *after] if a.status == 200]
+        answered = [a.prediction_id for a in [*answers, *full, *after] if a.status == 200]
         log = SqlitePredictionLog(log_path)
         try:
             logged = [row[0] for row in log.query("SELECT prediction_id FROM predictions")]
@@ -161,12 +161,16 @@ def test_log_disk_gone_read_only_fails_closed_and_keeps_every_answered_record(
         failing_disk(log_path.parent, image) as sysfs,
         serve(settings, tmp_path / "server.log") as (url, process),
     ):
-        asyncio.run(load(url, customers, seconds=1.0, concurrency=2, answers=answers))
+        asyncio.run(
+            load(url, churn_requests(customers), seconds=1.0, concurrency=2, answers=answers)
+        )
         assert answers and all(a.status == 200 for a in answers)
 
         (sysfs / "trigger_fs_error").write_text("keel fault test: the log disk fails\n")
         failed: list[Answer] = []
-        asyncio.run(load(url, customers, seconds=2.0, concurrency=2, answers=failed))
+        asyncio.run(
+            load(url, churn_requests(customers), seconds=2.0, concurrency=2, answers=failed)
+        )
         assert {a.status for a in failed} <= {200, 503}
         refused = [a for a in failed if a.status == 503]
         assert refused, "the log disk failed yet every prediction was answered"
@@ -180,7 +184,7 @@ def test_log_disk_gone_read_only_fails_closed_and_keeps_every_answered_record(
         assert ready.status_code == 503
         assert "read-only file system" in ready.json()["checks"]["prediction_log"]
         assert process.poll() is None
-    answered = [a.body["prediction_id"] for a in [*answers, *failed] if a.status == 200]
+    answered = [a.prediction_id for a in [*answers, *failed] if a.status == 200]
     # The disk is repaired (journal replayed on the next mount): every 200 is in the log.
     repaired = subprocess.run(["e2fsck", "-f", "-y", str(image)], capture_output=True, text=True)
     assert repaired.returncode in (0, 1), repaired.stdout

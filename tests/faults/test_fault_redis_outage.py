@@ -1,5 +1,6 @@
 """Redis dies while the API serves: 503 JSON with Retry-After (never a 500, never a hang), and
-the same process recovers once Redis is back."""
+the same process recovers once Redis is back; for the churn model and for a keel.yaml model
+(the delivery example's, its Feast repo's online store on that Redis)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from fault_services import (
     production_settings,
     serve,
 )
+from fault_workloads import MODELS, production_workload
 
 from keel.demo import DemoResult, sample_customers
-from keel.features import materialize
+from tests.predict_requests import answered_prediction
 
 pytestmark = pytest.mark.integration
 
@@ -32,22 +34,23 @@ LATENCY_BOUND = 2 * ONLINE_TIMEOUT + 3.0
 """Two attempts of `KEEL_ONLINE_TIMEOUT` each, plus a margin for a loaded 2-core machine."""
 
 
+@pytest.mark.parametrize("model", MODELS)
 def test_redis_outage_answers_503_with_retry_after_then_recovers_without_restart(
-    journey: DemoResult, postgres_url: str, tmp_path: Path
+    model: str, request: pytest.FixtureRequest, postgres_url: str, tmp_path: Path
 ) -> None:
-    home = copy_home(journey.settings, tmp_path / "home")
     with private_redis() as redis_server, fresh_database(postgres_url) as database:
-        settings = production_settings(
-            home,
+        served = production_workload(
+            model,
+            request,
+            tmp_path,
             redis_url=redis_server.url,
             database=database,
             project="keelfaultredis",
             online_timeout=ONLINE_TIMEOUT,
         )
-        customers = sample_customers(settings, 30)
         answers: list[Answer] = []
         log_file = tmp_path / "server.log"
-        with serve(settings, log_file) as (url, process):
+        with served.serve(log_file) as (url, process):
             killed_at: list[float] = []
 
             def kill() -> None:
@@ -57,7 +60,9 @@ def test_redis_outage_answers_503_with_retry_after_then_recovers_without_restart
 
             killer = threading.Timer(1.5, kill)
             killer.start()
-            lost = asyncio.run(load(url, customers, seconds=4.5, concurrency=4, answers=answers))
+            lost = asyncio.run(
+                load(url, served.requests, seconds=4.5, concurrency=4, answers=answers)
+            )
             killer.join()
 
             assert lost == 0, "a request got no HTTP answer while Redis was down"
@@ -83,7 +88,7 @@ def test_redis_outage_answers_503_with_retry_after_then_recovers_without_restart
             assert checks["prediction_log"] == "ok"
 
             redis_server.start()  # same port, empty: it kept nothing
-            materialize(settings)
+            served.materialize()
 
             def recovered() -> bool:
                 return httpx.get(f"{url}/readyz", timeout=5).status_code == 200
@@ -93,13 +98,13 @@ def test_redis_outage_answers_503_with_retry_after_then_recovers_without_restart
                 assert time.monotonic() < deadline, "not ready 15 s after Redis came back"
                 time.sleep(0.2)
             again = httpx.post(
-                f"{url}/v1/predict", json={"customer_id": customers[0]}, headers=AUTH, timeout=5
+                url + served.requests.path, json=served.requests.body(0), headers=AUTH, timeout=5
             )
             assert again.status_code == 200, again.text
             assert process.poll() is None, "the server restarted"
-        answered = {a.body["prediction_id"] for a in answers if a.status == 200}
-        answered.add(again.json()["prediction_id"])
-        assert set(logged_ids(settings)) == answered, "the log and the 200s disagree"
+        answered = {a.prediction_id for a in answers if a.status == 200}
+        answered.add(answered_prediction(again.json())["prediction_id"])
+        assert set(logged_ids(served.settings)) == answered, "the log and the 200s disagree"
 
 
 def test_a_redis_that_stops_answering_gets_503_within_the_timeout_on_every_read_path(

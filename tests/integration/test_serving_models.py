@@ -1,6 +1,6 @@
-"""One `keel serve` for every model of keel.yaml: the delivery example copied, generated small,
-applied and materialized with Feast, both models trained with real MLflow, then one real server
-on the workspace (plus a third model of keel.yaml with no version yet)."""
+"""One `keel serve` for every model of keel.yaml: a copy of the session's delivery workspace
+(`tests/delivery_workspace.py`: applied and materialized with Feast, both models trained with real
+MLflow), one real server on it, and a third model in its keel.yaml with no version yet."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -30,9 +29,8 @@ from registry.client import mlflow_client
 from registry.models import load_version
 from serving.log_sqlite import SqlitePredictionLog
 from serving.online_features import stored_feature_names
-from tests.integration.delivery_example import applied_example
+from tests.delivery_workspace import DeliveryWorkspace, columns, copy_delivery
 from training.dataset import normalise_entity_frame
-from training.model_train import train_model
 
 pytestmark = pytest.mark.integration
 
@@ -49,32 +47,21 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    root = applied_example(tmp_path_factory.mktemp("delivery-serve"))
-    config = yaml.safe_load((root / "keel.yaml").read_text())
-    config["models"][0]["candidates"] = ["ridge"]  # the baselines always run: enough to serve
-    config["models"][1]["candidates"] = ["logistic_regression"]
-    untrained = {**config["models"][0], "name": UNTRAINED}  # listed, never trained: 503
-    config["models"].append(untrained)
-    (root / "keel.yaml").write_text(yaml.safe_dump(config))
-    project = load_project(root / "keel.yaml")
-    settings = Settings(home=root / "ws", actor="tester", max_batch=MAX_BATCH)
-    client = mlflow_client(settings)
-    for name in ("delivery_minutes", "late_delivery"):
-        result = train_model(settings, project, name)
-        client.set_registered_model_alias(name, "champion", result.model_version)
-    open_store(project).materialize(datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
-    orders = pd.read_parquet(root / "data" / "orders.parquet")
-    with mock.patch.dict(os.environ, {"KEEL_CONFIG": str(root / "keel.yaml")}):
-        started = server_process(settings, log_file=root / "server.log", ready_path="/readyz")
+def served(
+    delivery: DeliveryWorkspace, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """One server on a copy of the session's delivery workspace, whose keel.yaml lists a third
+    model that was never trained."""
+    copy = copy_delivery(delivery, tmp_path_factory.mktemp("delivery-serve"), max_batch=MAX_BATCH)
+    config = yaml.safe_load(copy.config.read_text())
+    config["models"].append({**config["models"][0], "name": UNTRAINED})  # listed, never trained
+    copy.config.write_text(yaml.safe_dump(config))
+    with mock.patch.dict(os.environ, copy.environ):
+        started = server_process(
+            copy.settings, log_file=copy.root / "server.log", ready_path="/readyz"
+        )
         with started as (url, _):
-            yield Served(url, root, settings, orders)
-
-
-def columns(orders: pd.DataFrame) -> dict[str, list[Any]]:
-    """Feast's columnar request for `orders`: join keys and request fields."""
-    names = ["courier_id", "zone_id", "distance_km", "order_hour"]
-    return {name: orders[name].tolist() for name in names}
+            yield Served(url, copy.root, copy.settings, copy.orders)
 
 
 def post(served: Served, model: str, body: dict[str, Any]) -> httpx.Response:
@@ -270,11 +257,18 @@ def test_bad_requests_name_the_field_and_unknown_models_are_404(served: Served) 
 
 
 def test_metrics_label_versions_and_predictions_by_model(served: Served) -> None:
-    post(served, "late_delivery", {"entities": columns(served.orders.iloc[:1])})
+    for model in ("late_delivery", "delivery_minutes"):
+        answer = post(served, model, {"entities": columns(served.orders.iloc[:1])})
+        assert answer.status_code == 200, answer.text
     text = httpx.get(f"{served.url}/metrics").text
-    assert 'keel_model_version{alias="champion",model="late_delivery"}' in text
-    assert 'keel_model_version{alias="champion",model="delivery_minutes"}' in text
-    assert 'keel_predictions_total{model="late_delivery"' in text
+    for model in ("late_delivery", "delivery_minutes"):
+        assert f'keel_model_version{{alias="champion",model="{model}"}}' in text
+        counted = [
+            line
+            for line in text.splitlines()
+            if line.startswith(f'keel_predictions_total{{model="{model}"')
+        ]
+        assert counted and float(counted[0].rsplit(" ", 1)[1]) >= 1, model
     spec = httpx.get(f"{served.url}/openapi.json").json()
     links = spec["paths"]["/v1/models/{model}/predict"]["post"]["responses"]["200"]["links"]
     assert links["FeedbackOnPrediction"]["operationId"] == "feedback_v1_feedback_post"
