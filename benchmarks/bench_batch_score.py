@@ -38,10 +38,10 @@ COPIED_TAGS = ("keel.threshold", "keel.task", "keel.candidate")
 
 def prepare(home: Path, model_home: Path, rows: int, days: int) -> None:
     """Generate the workspace and register `model_home`'s champion in it, once each."""
-    from keel.data import generate_dataset
-    from keel.features import apply_definitions
-    from keel.settings import Settings
-    from keel.workspace import Workspace
+    from keel.core.settings import Settings
+    from keel.core.workspace import Workspace
+    from keel.feast_plumbing.features import apply_definitions
+    from synthetic.churn_dataset import generate_dataset
 
     settings = Settings(home=home)
     if not (Workspace.from_settings(settings).features_dir / "customer_activity.parquet").exists():
@@ -55,7 +55,7 @@ def register_champion(settings: Any, source: Any) -> None:
     import mlflow
     import mlflow.sklearn
 
-    from keel.errors import ModelNotFound
+    from keel.core.errors import ModelNotFound
     from registry.client import ensure_experiment, fluent_tracking, mlflow_client
     from registry.models import CHAMPION, load_alias, resolve_version
     from training.models import SKOPS_TRUSTED_TYPES
@@ -89,8 +89,8 @@ def register_champion(settings: Any, source: Any) -> None:
 
 def run_keel_score(home: Path, rows: int) -> tuple[float, pd.DataFrame]:
     """`keel score` on customers 1..rows in a fresh process: wall seconds and its output."""
-    from keel.server_process import settings_env
-    from keel.settings import Settings
+    from keel.core.settings import Settings
+    from keel.ops.server_process import settings_env
 
     ids, out = home / f"customers_{rows}.parquet", home / f"scores_{rows}.parquet"
     pd.DataFrame({"customer_id": np.arange(1, rows + 1)}).to_parquet(ids, index=False)
@@ -104,8 +104,8 @@ def run_keel_score(home: Path, rows: int) -> tuple[float, pd.DataFrame]:
 
 def point_in_time_frame(home: Path, rows: int) -> tuple[float, pd.DataFrame]:
     """The customers' features as of `AS_OF`, from the offline store as `keel score` reads them."""
-    from keel.feature_store import open_store
-    from keel.settings import Settings
+    from keel.core.settings import Settings
+    from keel.feast_plumbing.feature_store import open_store
     from serving.online_features import KEY, REQUEST_FIELD
     from training.dataset import normalise_entity_frame
 
@@ -145,7 +145,7 @@ def main() -> None:
 
     import mlflow.pyfunc
 
-    from keel.settings import Settings
+    from keel.core.settings import Settings
     from registry.client import mlflow_client
     from registry.models import load_alias
     from serving.scoring import choose_scorer

@@ -32,11 +32,11 @@ import pandas as pd
 import redis
 from feast import FeatureStore, RepoConfig
 
-from keel.data import generate_dataset
-from keel.feature_store import open_store
-from keel.features import apply_definitions, materialize
-from keel.settings import Settings
+from keel.core.settings import Settings
+from keel.feast_plumbing.feature_store import open_store
+from keel.feast_plumbing.features import apply_definitions, materialize
 from serving.direct_features import DirectFeatures, DirectRedisFeatures, DirectSqliteFeatures
+from synthetic.churn_dataset import generate_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 DELIVERY = ROOT / "examples" / "delivery"

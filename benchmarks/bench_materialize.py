@@ -1,5 +1,6 @@
 """Materialization benchmark: Feast's `store.materialize` into Redis against Keel's Redis writer
-(`keel/redis_materializer.py`) and a raw pipelined redis-py floor, in one run (issue #9).
+(`keel/feast_plumbing/redis_materializer.py`) and a raw pipelined redis-py floor, in one run
+(issue #9).
 
     python benchmarks/bench_materialize.py                 # 300k rows x 11 features
     python benchmarks/bench_materialize.py --rows 50000
@@ -92,7 +93,7 @@ def open_bench_store(data: Path, project: str, redis_url: str) -> Any:
     from feast.data_format import ParquetFormat
     from feast.value_type import ValueType
 
-    from keel.backends import feast_redis_connection
+    from keel.core.backends import feast_redis_connection
 
     repo = BENCH_HOME / project
     repo.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,7 @@ def open_bench_store(data: Path, project: str, redis_url: str) -> Any:
 
 def _write_floor(store: Any) -> dict[str, float]:
     """Keel's encoded rows sent as plain pipelined HSETs: no read, no `_ts` check, no encode."""
-    from keel.redis_materializer import RedisMaterializer, encode_rows, latest_rows
+    from keel.feast_plumbing.redis_materializer import RedisMaterializer, encode_rows, latest_rows
 
     view = store.get_feature_view(VIEW)
     rows = encode_rows(latest_rows(store, view, START, END), view, store.config)
@@ -149,7 +150,7 @@ def _run_path(path: str, store: Any) -> dict[str, float]:
     if path == "feast":
         store.materialize(start_date=START, end_date=END, feature_views=[VIEW])
         return {"seconds": time.perf_counter() - started, "rows": _count_rows(store)}
-    from keel.redis_materializer import RedisMaterializer
+    from keel.feast_plumbing.redis_materializer import RedisMaterializer
 
     (result,) = RedisMaterializer(store).materialize([VIEW], start=START, end=END)
     return {

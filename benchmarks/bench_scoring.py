@@ -32,7 +32,7 @@ Fn = Callable[[Rows], Any]
 def champion_data(label: str, settings: Any = None) -> tuple[pd.DataFrame, list[str]]:
     """The champion's training frame and feature columns, from the workspace of `settings`
     (default: the one in KEEL_HOME)."""
-    from keel.settings import Settings
+    from keel.core.settings import Settings
     from registry.client import mlflow_client
     from registry.models import load_alias
 
@@ -153,7 +153,7 @@ def batch_file(frame: pd.DataFrame, columns: list[str], n: int) -> None:
     """`keel score`'s scoring step on `n` rows against MLflow's pyfunc on the same frame/model."""
     import mlflow
 
-    from keel.settings import Settings
+    from keel.core.settings import Settings
     from registry.client import mlflow_client
     from registry.models import load_alias
     from serving.model_cache import ServedModel

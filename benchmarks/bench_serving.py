@@ -38,10 +38,10 @@ import httpx
 from http_load import post_request, read_status
 from startup import Startup, summary, time_to_ready
 
-from keel.backends import mlflow_tracking_uri
-from keel.server_process import free_port, settings_env
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.backends import mlflow_tracking_uri
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.ops.server_process import free_port, settings_env
 
 SETTLE_S = 5.0
 """Wait after `keel serve` is ready before measuring: it then imports, in the background, what
@@ -158,7 +158,7 @@ def started(command: list[str], env: dict[str, str], url: str, probe: str) -> It
 
 def feast_yaml(settings: Settings, directory: Path) -> Path:
     """A feature_store.yaml for `feast serve` on the workspace (absolute paths)."""
-    from keel.feature_store import repo_config
+    from keel.feast_plumbing.feature_store import repo_config
 
     config = repo_config(settings)
     feast_dir = Workspace.from_settings(settings).feast_dir
@@ -246,8 +246,8 @@ class Bodies:
 
 
 def bodies(settings: Settings, feature_service: str) -> Bodies:
-    from keel.demo import sample_customers
-    from keel.feature_store import open_store
+    from keel.cli.demo_journey import sample_customers
+    from keel.feast_plumbing.feature_store import open_store
     from serving.online_features import FeastOnlineFeatures
 
     customers = sample_customers(settings, 400)
@@ -309,7 +309,7 @@ def main() -> None:
         args.seconds, args.startup_runs, args.no_anchors = 2.0, 1, True
     settings = Settings(home=args.home)
     if not Workspace.from_settings(settings).mlflow_db.exists():
-        from keel.demo import run_demo
+        from keel.cli.demo_journey import run_demo
 
         run_demo(settings, customers=1500, days=150, seed=7, requests=1)
     bin_dir = str(Path(sys.executable).parent)

@@ -69,9 +69,9 @@ COMPARED = (
 
 def prepare(customers: int, days: int, entities: int) -> Path:
     """Generate the workspace once (cached) and an entity frame of the requested size."""
-    from keel.data import generate_dataset
-    from keel.features import apply_definitions
-    from keel.settings import Settings
+    from keel.core.settings import Settings
+    from keel.feast_plumbing.features import apply_definitions
+    from synthetic.churn_dataset import generate_dataset
 
     settings = Settings(home=BENCH_HOME)
     features = BENCH_HOME / "data" / "features"
@@ -96,8 +96,8 @@ def run_keel(entities_path: Path, *, in_run: bool = False) -> dict[str, float]:
     """`build_training_frame` as `keel train` calls it; `in_run`: inside an MLflow run started
     (with MLflow imported and its client built) before the clock starts, as training does, so
     the time includes Feast's lineage logging onto that run."""
-    from keel.feature_store import open_store
-    from keel.settings import Settings
+    from keel.core.settings import Settings
+    from keel.feast_plumbing.feature_store import open_store
     from training.dataset import build_training_frame
 
     store = open_store(Settings(home=BENCH_HOME))
@@ -127,7 +127,7 @@ def _time_phases(store: Any) -> dict[str, float]:
     from feast import FeatureStore
     from feast.on_demand_feature_view import OnDemandFeatureView
 
-    from keel.offline_store import KeelRetrievalJob
+    from keel.feast_plumbing.offline_store import KeelRetrievalJob
 
     phases = {"feast_job_s": 0.0, "mlflow_client_s": 0.0, "query_s": 0.0, "on_demand_s": 0.0}
 

@@ -47,9 +47,9 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from keel.server_process import server_process
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.ops.server_process import server_process
 
 CONNECTIONS = 8
 ANSWER_TIMEOUT_S = 10.0  # an answer later than this counts as an error
@@ -286,10 +286,10 @@ def main() -> None:
     console = Console()
     settings = Settings(home=args.home)
     if not Workspace.from_settings(settings).mlflow_db.exists():
-        from keel.demo import run_demo
+        from keel.cli.demo_journey import run_demo
 
         run_demo(settings, customers=1500, days=150, seed=7, requests=1)
-    from keel.demo import sample_customers
+    from keel.cli.demo_journey import sample_customers
 
     customers = sample_customers(settings, 500)
     with tempfile.TemporaryDirectory() as tmp:

@@ -28,9 +28,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from keel.server_process import free_port, settings_env
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.ops.server_process import free_port, settings_env
 
 POLL_S = 0.02
 

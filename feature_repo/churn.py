@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 
-from keel.feature_store import repo_definitions
-from keel.settings import Settings
+from keel.core.settings import Settings
+from keel.feast_plumbing.feature_store import repo_definitions
 
 if not os.environ.get("KEEL_HOME"):
     raise RuntimeError(

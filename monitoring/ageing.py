@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 
 GROWS_PER_DAY_TAG = "grows_per_day"
 TIME_COLUMNS = ("event_timestamp", "as_of", "created_at")

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from monitoring.ageing import elapsed_days
 from monitoring.drift_stats import (
     bin_frequencies,

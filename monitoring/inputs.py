@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from feature_repo.example import SCORE_COLUMN
-from keel.errors import InvalidInput
-from keel.input_files import check_timestamps
+from keel.core.errors import InvalidInput
+from keel.core.input_files import check_timestamps
 from monitoring.profile import ReferenceProfile
 
 PREDICTION_COLUMNS = ("created_at", "score", "label", "model_version", "outcome")

@@ -14,8 +14,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from keel.errors import InvalidInput
-from keel.settings import Settings
+from keel.core.errors import InvalidInput
+from keel.core.settings import Settings
 
 PATTERN = re.compile(r"^log:(\d+)([dh])$")
 WHOLE_LOG = "log:all"

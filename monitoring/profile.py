@@ -20,8 +20,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from keel.errors import InvalidInput, ModelNotFound
-from keel.settings import Settings
+from keel.core.errors import InvalidInput, ModelNotFound
+from keel.core.settings import Settings
 from monitoring.ageing import reference_time
 from monitoring.drift_stats import bin_edges, bin_frequencies, quantile_sketch
 
@@ -209,7 +209,7 @@ def log_reference_profile(profile: ReferenceProfile) -> None:
 
 
 def load_reference_profile(settings: Settings, model_ref: str) -> ReferenceProfile:
-    """The profile stored with the model version `model_ref` names (`churn@champion`, ...)."""
+    """The profile stored with the model version `model_ref` names (`eta@champion`, ...)."""
     from mlflow.exceptions import MlflowException
 
     from registry.client import mlflow_client

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from keel.atomic_files import write_text
-from keel.settings import Settings
+from keel.core.atomic_files import write_text
+from keel.core.settings import Settings
 from monitoring.drift import SCORE_COLUMN, DriftReport, FeatureDrift, compute_drift
 from monitoring.inputs import predictions_task, read_predictions, read_window
 from monitoring.performance import (

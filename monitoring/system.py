@@ -16,7 +16,7 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from keel.errors import BackendUnavailable
+from keel.core.errors import BackendUnavailable
 
 REQUESTS = "keel_http_requests"
 LATENCY = "keel_http_request_seconds"

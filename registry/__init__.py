@@ -1,7 +1,7 @@
 """The MLflow side of Keel: registered versions, audited alias moves, comparison, lineage.
 
 One module per job: `client` (the MlflowClient and experiment), `models` (load a version),
-`refs` (`churn`, `churn/7`, `churn@champion`), `catalog` (list/show), `aliases` (move_alias,
+`refs` (`eta`, `eta/7`, `eta@champion`), `catalog` (list/show), `aliases` (move_alias,
 rollback_alias, alias_history), `history_store` + `database` (Keel's table in MLflow's database),
 `compare`, `lineage`, `ui`.
 

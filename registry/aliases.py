@@ -20,15 +20,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from keel.backends import is_tracking_server, mlflow_tracking_uri, redact_url
-from keel.errors import (
+from keel.core.backends import is_tracking_server, mlflow_tracking_uri, redact_url
+from keel.core.errors import (
     AliasConflict,
     AliasUnchanged,
     BackendUnavailable,
     ModelNotFound,
     PromotionRefused,
 )
-from keel.settings import Settings
+from keel.core.settings import Settings
 from registry.client import mlflow_client
 from registry.database import connect_check, registry_database_url
 from registry.history_store import (

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from keel.backends import is_tracking_server, mlflow_tracking_uri
-from keel.errors import WorkspaceNotReady
-from keel.settings import Settings
+from keel.core.backends import is_tracking_server, mlflow_tracking_uri
+from keel.core.errors import WorkspaceNotReady
+from keel.core.settings import Settings
 from registry.database import connect_check, is_database_uri, registry_database_url
 from registry.refs import ModelRef
 from registry.registry_reads import (

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from keel.backends import is_tracking_server, mlflow_tracking_uri
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.backends import is_tracking_server, mlflow_tracking_uri
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -2,7 +2,7 @@
 
 The held-out set is rebuilt the way training builds it: labelled snapshots from the workspace's
 raw data, point-in-time features from Feast, and the last snapshot of the time split. Both
-versions therefore see exactly the same customers at the same instant, whatever their registry
+versions therefore see exactly the same entities at the same instant, whatever their registry
 metrics say (those may come from different data).
 """
 
@@ -16,10 +16,10 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
-from keel.errors import InvalidInput
-from keel.feature_store import open_store
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.errors import InvalidInput
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import open_store
 from registry.catalog import registry_client
 from registry.lineage import version_feature_service
 from registry.models import load_version
@@ -63,7 +63,7 @@ def _plan(client: MlflowClient, version: ModelVersion) -> SnapshotPlan:
 def held_out_scores(
     settings: Settings, versions: list[ModelVersion], *, plan: SnapshotPlan
 ) -> tuple[pd.DataFrame, dict[str, pd.Series]]:
-    """The test snapshot (with labels) and each version's churn probabilities on it."""
+    """The test snapshot (with labels) and each version's scores on it."""
     client = registry_client(settings)
     store = open_store(settings)
     entities = churn_snapshots(Workspace.from_settings(settings).raw_dir, plan)

@@ -18,9 +18,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from keel.backends import is_tracking_server, mlflow_tracking_uri, redact_url
-from keel.errors import BackendUnavailable, WorkspaceNotReady
-from keel.settings import Settings
+from keel.core.backends import is_tracking_server, mlflow_tracking_uri, redact_url
+from keel.core.errors import BackendUnavailable, WorkspaceNotReady
+from keel.core.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
 POSTGRES_CONNECT_TIMEOUT_S = 5

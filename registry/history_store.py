@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from keel.backends import redact_url
-from keel.errors import AliasConflict, BackendUnavailable, ModelNotFound
+from keel.core.backends import redact_url
+from keel.core.errors import AliasConflict, BackendUnavailable, ModelNotFound
 from registry.database import write_transaction
 from registry.registry_reads import DEFAULT_WORKSPACE as DEFAULT_WORKSPACE_NAME
 from registry.registry_reads import STAGE_DELETED_INTERNAL

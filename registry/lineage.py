@@ -23,8 +23,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from sqlalchemy.exc import SQLAlchemyError
 
-from keel.errors import ModelNotFound
-from keel.settings import Settings
+from keel.core.errors import ModelNotFound
+from keel.core.settings import Settings
 from registry.aliases import GATE_REASON_TAG, GATE_TAG
 from registry.catalog import registry_client
 from registry.refs import ModelRef, resolve_ref
@@ -192,7 +192,7 @@ def _datasets(client: MlflowClient, run: Run) -> list[DatasetLineage]:
 def _current_hash(settings: Settings, feature_service: str | None) -> str | None:
     if not feature_service:
         return None
-    from keel.feature_store import open_store
+    from keel.feast_plumbing.feature_store import open_store
 
     try:
         return feature_definitions_hash(open_store(settings), feature_service)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from keel.project_checks import ModelSummary, ServiceSchema
+    from keel.feast_plumbing.project_checks import ModelSummary, ServiceSchema
 
 SPEC_ARTIFACT = "model_spec.json"
 SPEC_HASH_TAG = "keel.model_spec_sha256"
@@ -25,7 +25,8 @@ OUTPUTS = {"binary": ["probability", "label"], "regression": ["prediction"]}
 
 
 def model_spec(summary: ModelSummary) -> dict[str, Any]:
-    """The spec of a model that passed `keel.project_checks`, as plain JSON-able data."""
+    """The spec of a model that passed `keel.feast_plumbing.project_checks`, as plain JSON-able
+    data."""
     model = summary.model
     return service_model_spec(model.name, summary.service, task=model.task, label=model.label)
 
@@ -64,7 +65,7 @@ def spec_sha256(content: bytes) -> str:
 
 def load_model_spec(client: MlflowClient, name: str, version: str) -> dict[str, Any]:
     """The spec stored with `name` version `version`, checked against its hash tag."""
-    from keel.errors import ModelNotFound
+    from keel.core.errors import ModelNotFound
 
     held = client.get_model_version(name, version)
     expected = (held.tags or {}).get(SPEC_HASH_TAG)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from keel.errors import ModelNotFound
+from keel.core.errors import ModelNotFound
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -1,4 +1,4 @@
-"""Model references as users type them (`churn`, `churn/7`, `churn@champion`) and their lookup.
+"""Model references as users type them (`eta`, `eta/7`, `eta@champion`) and their lookup.
 
 Every lookup failure is a one-line `ModelNotFound` naming the model, version or alias that is
 missing, and what exists instead.
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from keel.errors import BackendUnavailable, ModelNotFound
+from keel.core.errors import BackendUnavailable, ModelNotFound
 
 if TYPE_CHECKING:  # importing mlflow takes seconds: `parse_ref` serves quick commands
     from mlflow import MlflowClient
@@ -47,7 +47,7 @@ def parse_version(name: str, version: str | int) -> int:
 
 
 def parse_ref(text: str) -> ModelRef:
-    """`churn`, `churn/7` or `churn@champion` as a `ModelRef`; ValueError for anything else."""
+    """`eta`, `eta/7` or `eta@champion` as a `ModelRef`; ValueError for anything else."""
     text = text.strip()
     if "@" in text:
         name, _, alias = text.partition("@")

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
-from keel.backends import mlflow_tracking_uri
-from keel.errors import ModelNotFound
-from keel.settings import Settings
+from keel.core.backends import mlflow_tracking_uri
+from keel.core.errors import ModelNotFound
+from keel.core.settings import Settings
 from registry.client import mlflow_client
 from registry.database import is_database_uri
 from registry.registry_reads import read_alias_version, read_download_uri, read_run_artifact_uri

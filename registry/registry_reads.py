@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import OperationalError
 
-from keel.errors import BackendUnavailable, ModelNotFound
-from keel.settings import Settings
+from keel.core.errors import BackendUnavailable, ModelNotFound
+from keel.core.settings import Settings
 from registry.database import connect_check, registry_database_url
 from registry.refs import ModelRef
 

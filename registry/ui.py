@@ -10,10 +10,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from keel.backends import mlflow_tracking_uri, redact_url
-from keel.errors import InvalidInput
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.backends import mlflow_tracking_uri, redact_url
+from keel.core.errors import InvalidInput
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 from registry.database import is_database_uri
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from keel.settings import Settings
+from keel.core.settings import Settings
 from serving import ops_routes, routes
 from serving.auth import TokenAuth
 from serving.errors import install_error_handlers
@@ -127,6 +127,6 @@ def _document_links_and_body_errors(app: FastAPI) -> None:
 
 def app_from_environment() -> FastAPI:
     """`create_app` on the process settings: the factory uvicorn's worker processes import."""
-    from keel.settings import get_settings
+    from keel.core.settings import get_settings
 
     return create_app(get_settings())

@@ -8,8 +8,8 @@ from typing import Literal, get_args
 
 from fastapi import Request
 
-from keel.errors import Forbidden, InsecureConfiguration, Unauthorized
-from keel.settings import Settings
+from keel.core.errors import Forbidden, InsecureConfiguration, Unauthorized
+from keel.core.settings import Settings
 
 Scope = Literal["predict", "feedback", "admin"]
 SCOPES: tuple[str, ...] = get_args(Scope)

@@ -20,13 +20,13 @@ from typing import Any
 import pandas as pd
 from feast import FeatureService, FeatureStore
 
-from keel.atomic_files import atomic_path
-from keel.errors import InvalidInput
-from keel.feature_store import open_store, require_feature_service
-from keel.input_files import Column, TableSchema, read_input
-from keel.project import Project, discover_project
-from keel.provenance import code_commit
-from keel.settings import Settings
+from keel.core.atomic_files import atomic_path
+from keel.core.errors import InvalidInput
+from keel.core.input_files import Column, TableSchema, read_input
+from keel.core.project import Project, discover_project
+from keel.core.provenance import code_commit
+from keel.core.settings import Settings
+from keel.feast_plumbing.feature_store import open_store, require_feature_service
 from registry.client import mlflow_client
 from serving.ids import new_prediction_id
 from serving.model_cache import ModelCache
@@ -104,7 +104,7 @@ def keyed_target(settings: Settings) -> ScoreTarget:
 def project_target(project: Project, name: str) -> ScoreTarget:
     """keel.yaml's model `name`: its feature service's join keys and request fields (typed as
     Feast declares them), `probability` and `label` or `prediction` by its task."""
-    from keel.project_checks import column_kind, open_store, service_schema
+    from keel.feast_plumbing.project_checks import column_kind, open_store, service_schema
 
     spec = project.model(name)
     store = open_store(project)
@@ -236,7 +236,7 @@ def score_entities(
 def _open_store(settings: Settings, target: ScoreTarget) -> FeatureStore:
     if target.project is None:
         return open_store(settings)
-    from keel.project_checks import open_store as open_project_store
+    from keel.feast_plumbing.project_checks import open_store as open_project_store
 
     return open_project_store(target.project)
 
@@ -246,7 +246,7 @@ def _check_request_fields(
 ) -> bool:
     """Whether the service reads the scoring time (`as_of_unix`); `InvalidInput` naming any
     other request field the input lacks."""
-    from keel.project_checks import service_schema
+    from keel.feast_plumbing.project_checks import service_schema
 
     fields = [field.name for field in service_schema(store, service).request_fields]
     missing = [name for name in fields if name != REQUEST_FIELD and name not in entities]

@@ -3,7 +3,8 @@
 SQLite: the same tables (`<project>_<view>`) and serialized entity keys; Redis: the same hashes
 (entity key + project) and murmur3 field names. Any join keys (string or int, composite keys,
 several entities in one service) are serialized as Feast serializes them
-(`serving.entity_keys`); values are Feast's `ValueProto`s; on-demand views run as Feast runs them
+(`keel.feast_plumbing.online_keys`); values are Feast's `ValueProto`s; on-demand views run as
+Feast runs them
 (`serving.on_demand_views`), on the same input columns. It skips Feast's per-call registry
 lookups and response building; tests prove the values equal `FeatureStore.get_online_features`.
 """
@@ -29,9 +30,9 @@ from feast.value_type import ValueType
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from keel.backends import redact_url
-from keel.errors import InvalidInput, WorkspaceNotReady
-from serving.entity_keys import EntityKeyEncoder
+from keel.core.backends import redact_url
+from keel.core.errors import InvalidInput, WorkspaceNotReady
+from keel.feast_plumbing.online_keys import EntityKeyEncoder
 from serving.on_demand_views import DirectReadsUnsupported, OnDemandView, feast_values
 from serving.online_features import Features, online_store_errors
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from keel.errors import InvalidInput, PayloadTooLarge
+from keel.core.errors import InvalidInput, PayloadTooLarge
 from serving.model_service import Interface
 from serving.online_features import REQUEST_FIELD
 

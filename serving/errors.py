@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from keel.errors import KeelError
+from keel.core.errors import KeelError
 from serving.online_features import STORE_DOWN_ERRORS, store_unavailable
 
 RETRY_AFTER_S = 1

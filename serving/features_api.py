@@ -10,7 +10,7 @@ from feast import FeatureStore
 from feast.errors import FeastError, RequestDataNotFoundInEntityRowsException
 from feast.feature_server_utils import convert_response_to_dict
 
-from keel.errors import InvalidInput, NotFound
+from keel.core.errors import InvalidInput, NotFound
 from serving.schemas import FeaturesRequest
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from pydantic import BaseModel, Field, create_model, model_validator
 
-from keel.settings import KeyedRoute
+from keel.core.settings import KeyedRoute
 from serving.schemas import HARD_MAX_BATCH, MAX_UNIX, Contribution, ModelRef, RequestBody
 
 

@@ -29,7 +29,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from keel.atomic_files import atomic_path
+from keel.core.atomic_files import atomic_path
 from serving.log_columns import FEEDBACK_EXPORTED, PREDICTION_COLUMNS, PREDICTION_NAMES, TIMESTAMP
 from serving.prediction_log import PredictionLog
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from keel.backends import redact_url
-from keel.errors import BackendUnavailable, WorkspaceNotReady
+from keel.core.backends import redact_url
+from keel.core.errors import BackendUnavailable, WorkspaceNotReady
 from serving.log_columns import PREDICTION_NAMES
 from serving.log_migration import migrate_postgres, postgres_columns
 from serving.prediction_log import LogItem, LogResult, PredictionLog

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from keel.errors import WorkspaceNotReady
+from keel.core.errors import WorkspaceNotReady
 from serving.log_checkpoint import WAL_LIMIT_BYTES, WalCheckpointer
 from serving.log_columns import PREDICTION_NAMES
 from serving.log_migration import migrate_sqlite

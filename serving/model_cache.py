@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from keel.errors import InvalidInput, ModelNotFound
+from keel.core.errors import InvalidInput, ModelNotFound
 from monitoring.validation import Expectations
 from registry.model_spec import SPEC_ARTIFACT, SPEC_HASH_TAG, TASK_TAG, spec_sha256
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version

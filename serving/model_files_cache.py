@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from keel.workspace import Workspace
+from keel.core.workspace import Workspace
 from monitoring.validation import CategoricalExpectation, Expectations, NumericExpectation
 from registry.models import LoadedModel, PipelineSource
 from serving import scorer_files

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from keel.errors import KeelError, RegistryUnavailable
+from keel.core.errors import KeelError, RegistryUnavailable
 from serving.batcher import MicroBatcher
 from serving.metrics import Metrics
 from serving.predictor import Predictor

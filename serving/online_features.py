@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import redis
 from feast import FeatureService, FeatureStore
 
-from keel.errors import OnlineStoreUnavailable
+from keel.core.errors import OnlineStoreUnavailable
 
 REQUEST_FIELD = "as_of_unix"
 """A request field of this name (the built-in example's on-demand view reads it) gets the scoring
@@ -99,7 +99,7 @@ class FeastOnlineFeatures:
     """`FeatureStore.get_online_features` for any service (works with every online store)."""
 
     def __init__(self, store: FeatureStore, feature_service: str) -> None:
-        from keel.project_checks import service_schema
+        from keel.feast_plumbing.project_checks import service_schema
 
         self._store = store
         self._service: FeatureService = store.get_feature_service(feature_service)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from keel.errors import KeelError
+from keel.core.errors import KeelError
 from serving.auth import require
 from serving.model_service import Interface
 from serving.routes import ERRORS, RuntimeDep

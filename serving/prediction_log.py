@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from keel.project import Task
+from keel.core.project import Task
 from serving.group_commit import GroupCommitter
 from serving.log_columns import (
     FEEDBACK_COLUMNS,
@@ -45,7 +45,7 @@ from serving.log_erasure import (
 )
 
 if TYPE_CHECKING:
-    from keel.settings import Settings
+    from keel.core.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -399,7 +399,7 @@ def open_prediction_log(settings: Settings) -> PredictionLog:
         from serving.log_postgres import PostgresPredictionLog
 
         return PostgresPredictionLog(settings.postgres_url, table_prefix=f"{settings.project}_")
-    from keel.workspace import Workspace
+    from keel.core.workspace import Workspace
     from serving.log_sqlite import SqlitePredictionLog
 
     return SqlitePredictionLog(Workspace.from_settings(settings).prediction_log)

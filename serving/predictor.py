@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from keel.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
+from keel.core.errors import InvalidInput, KeelError, ModelNotReady, UnknownEntity
 from serving.ids import new_prediction_ids
 from serving.model_cache import ModelCache, ModelSet, ServedModel
 from serving.online_features import Features, FeatureSource

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import httpx
 import psycopg
 
-from keel.backends import mlflow_tracking_uri, redact_url
-from keel.errors import RegistryUnavailable
-from keel.settings import Settings
+from keel.core.backends import mlflow_tracking_uri, redact_url
+from keel.core.errors import RegistryUnavailable
+from keel.core.settings import Settings
 
 Probe = Callable[[], None]
 

@@ -14,8 +14,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from keel.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnknownEntity
-from keel.settings import KeyedRoute
+from keel.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnknownEntity
+from keel.core.settings import KeyedRoute
 from serving.auth import require
 from serving.entity_request import entity_rows
 from serving.features_api import online_features_response

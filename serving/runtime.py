@@ -2,7 +2,8 @@
 metrics and auth.
 
 Built once at start-up (`Runtime.start`), kept on `app.state.runtime`, closed at shutdown. With a
-keel.yaml (`keel.project.discover_project`) every model of it is served from the project's Feast
+keel.yaml (`keel.core.project.discover_project`) every model of it is served from the project's
+Feast
 repo; without one, the built-in example's model (`KEEL_MODEL_NAME`), which also answers the
 short route `/v1/predict` in the names of `settings.keyed_route`. The alias-following
 loop (`follow_aliases`) runs beside the requests.
@@ -18,11 +19,11 @@ from dataclasses import dataclass, field
 
 from feast import FeatureStore
 
-from keel.backends import redact_url
-from keel.errors import LogUnavailable, NotFound
-from keel.project import Project, discover_project
-from keel.provenance import code_commit
-from keel.settings import KeyedRoute, Settings
+from keel.core.backends import redact_url
+from keel.core.errors import LogUnavailable, NotFound
+from keel.core.project import Project, discover_project
+from keel.core.provenance import code_commit
+from keel.core.settings import KeyedRoute, Settings
 from registry.registry_client import serving_registry_client
 from serving.batcher import MicroBatcher
 from serving.log_disk import disk_problem
@@ -93,7 +94,7 @@ def registry_interface(store: FeatureStore | None, source: FeatureSource) -> Int
             dict.fromkeys(source.join_keys, ""),
             dict.fromkeys(source.request_fields, ""),
         )
-    from keel.project_checks import service_schema
+    from keel.feast_plumbing.project_checks import service_schema
 
     schema = service_schema(store, store.get_feature_service(source.service))
     return Interface(
@@ -107,7 +108,7 @@ def log_location(settings: Settings) -> str:
     """Where the profile's prediction log lives, for error messages (password redacted)."""
     if settings.profile == "production":
         return f"PostgreSQL at {redact_url(settings.postgres_url)}"
-    from keel.workspace import Workspace
+    from keel.core.workspace import Workspace
 
     return str(Workspace.from_settings(settings).prediction_log)
 
@@ -225,16 +226,16 @@ class Runtime:
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
         """Every model of keel.yaml (or the built-in example's), each on its first alias
         check."""
-        from keel.workspace import Workspace
+        from keel.core.workspace import Workspace
 
         project = discover_project()
         if project is None:
-            from keel.feature_store import open_store
+            from keel.feast_plumbing.feature_store import open_store
 
             store = open_store(settings, online_timeout=settings.online_timeout)
             served = [(settings.model_name, settings.feature_service)]
         else:
-            from keel.project_checks import open_store as open_project_store
+            from keel.feast_plumbing.project_checks import open_store as open_project_store
 
             store = open_project_store(project)
             served = [(model.name, model.feature_service) for model in project.models]
@@ -315,7 +316,7 @@ class Runtime:
         """The local log's disk trouble (read-only, full), if any; None in production."""
         if self.settings.profile == "production":
             return None
-        from keel.workspace import Workspace
+        from keel.core.workspace import Workspace
 
         return disk_problem(Workspace.from_settings(self.settings).prediction_log)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from keel.errors import KeelError, NotFound
-from keel.settings import Settings
+from keel.core.errors import KeelError, NotFound
+from keel.core.settings import Settings
 from registry.lineage import Lineage, version_lineage
 from registry.refs import ModelRef, parse_version
 from serving.prediction_log import Feedback, PredictionLog, PredictionRecord

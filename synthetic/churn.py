@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from keel.atomic_files import atomic_path
+from keel.core.atomic_files import atomic_path
 from synthetic.config import GeneratorConfig
 from synthetic.customers import draw_customers
 from synthetic.scenario_effects import apply_scenarios, simulation_config
@@ -71,6 +71,6 @@ def write_raw_tables(tables: RawTables, directory: Path) -> dict[str, Path]:
 
 
 def write_atomically(table: pa.Table, target: Path) -> None:
-    """Write ``table`` as zstd Parquet to ``target`` atomically (see `keel.atomic_files`)."""
+    """Write ``table`` as zstd Parquet to ``target`` atomically (see `keel.core.atomic_files`)."""
     with atomic_path(target) as tmp:
         pq.write_table(table, tmp, compression="zstd")

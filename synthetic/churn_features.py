@@ -14,7 +14,7 @@ from string import Template
 import duckdb
 
 from feature_repo.tables import ACTIVITY_TABLE, PROFILE_TABLE, SUPPORT_TABLE
-from keel.errors import InvalidInput, WorkspaceNotReady
+from keel.core.errors import InvalidInput, WorkspaceNotReady
 
 REQUIRED_COLUMNS: dict[str, tuple[str, ...]] = {
     "customers.parquet": ("customer_id", "plan", "region", "signup_at", "monthly_price"),

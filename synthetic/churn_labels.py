@@ -17,11 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from feature_repo.example import ENTITY_KEY, LABEL_COLUMN
-from keel.atomic_files import write_bytes
-from keel.errors import WorkspaceNotReady
-from keel.project import ModelSpec, Split
-from keel.provenance import read_manifest
-from keel.settings import Settings
+from keel.core.atomic_files import write_bytes
+from keel.core.errors import WorkspaceNotReady
+from keel.core.project import ModelSpec, Split
+from keel.core.provenance import read_manifest
+from keel.core.settings import Settings
 from training.labels import TIMESTAMP, LabelTable
 
 LABEL = LABEL_COLUMN

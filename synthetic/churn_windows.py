@@ -26,7 +26,7 @@ import pandas as pd
 
 from feature_repo.on_demand import customer_derived
 from feature_repo.tables import ACTIVITY_TABLE, PROFILE_TABLE, SUPPORT_TABLE
-from keel.errors import WorkspaceNotReady
+from keel.core.errors import WorkspaceNotReady
 from synthetic.churn_labels import SnapshotPlan, snapshot_times
 
 WINDOW_SQL = """

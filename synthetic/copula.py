@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import special
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from synthetic.tabular import Kind, as_labels, column_kinds
 
 FloatArray = npt.NDArray[np.float64]

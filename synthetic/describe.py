@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from keel.errors import InvalidInput, WorkspaceNotReady
+from keel.core.errors import InvalidInput, WorkspaceNotReady
 from synthetic.churn import TABLE_NAMES
 from synthetic.churn_labels import LABEL, SnapshotPlan, label_snapshots, snapshot_times
 from synthetic.tabular import read_table

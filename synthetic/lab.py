@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from keel.atomic_files import write_text
-from keel.errors import InvalidInput
+from keel.core.atomic_files import write_text
+from keel.core.errors import InvalidInput
 from synthetic.copula import GaussianCopula
 from synthetic.report import Report, build_report
 from synthetic.report_html import render_html

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from keel.errors import ModelNotFound
-from keel.settings import Settings
+from keel.core.errors import ModelNotFound
+from keel.core.settings import Settings
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -73,8 +73,8 @@ def _logged_frame(client: MlflowClient, run_id: str) -> tuple[pd.DataFrame, str]
 
 def rebuilt_frame(name: str) -> tuple[pd.DataFrame, str] | None:
     """The frame rebuilt from keel.yaml's label table and feature service, if it has `name`."""
-    from keel.project import discover_project
-    from keel.project_checks import check_model, open_store, read_labels
+    from keel.core.project import discover_project
+    from keel.feast_plumbing.project_checks import check_model, open_store, read_labels
     from training.model_frame import build_model_frame
 
     project = discover_project()

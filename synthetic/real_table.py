@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from feature_repo.tables import ACTIVITY_TABLE, PROFILE_TABLE, SUPPORT_TABLE
-from keel.errors import WorkspaceNotReady
+from keel.core.errors import WorkspaceNotReady
 from synthetic.churn_labels import LABEL, SnapshotPlan, label_snapshots, snapshot_times
 
 _DROP = ("customer_id", "event_timestamp", "signup_unix")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from synthetic.fidelity import Fidelity, fidelity
 from synthetic.privacy import Privacy, privacy
 from synthetic.real_table import split_holdout

@@ -15,8 +15,8 @@ import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
 
-from keel.errors import InvalidInput
-from keel.input_files import read_frame
+from keel.core.errors import InvalidInput
+from keel.core.input_files import read_frame
 from synthetic.churn import write_atomically
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from synthetic.tabular import Kind, as_labels, as_numbers
 from training.evaluate import classification_metrics
 from training.models import logistic_regression

@@ -11,10 +11,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from keel.settings import Settings
+from keel.core.settings import Settings
 
 if TYPE_CHECKING:
-    from keel.demo import DemoResult
+    from keel.cli.demo_journey import DemoResult
     from tests.delivery_workspace import DeliveryWorkspace
 
 
@@ -74,7 +74,7 @@ def postgres_url() -> str:
 @pytest.fixture(scope="session")
 def journey(tmp_path_factory: pytest.TempPathFactory) -> DemoResult:
     """The whole journey once per test session, on a small generated data set."""
-    from keel.demo import run_demo
+    from keel.cli.demo_journey import run_demo
 
     settings = Settings(home=tmp_path_factory.mktemp("journey") / "keel-home")
     return run_demo(settings, customers=1500, days=150, seed=7, requests=3)

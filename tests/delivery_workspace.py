@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from keel.settings import Settings
+from keel.core.settings import Settings
 
 MODELS = ("delivery_minutes", "late_delivery")
 REQUEST = ("courier_id", "zone_id", "distance_km", "order_hour")
@@ -47,8 +47,8 @@ class DeliveryWorkspace:
 
 def build_delivery_workspace(root: Path) -> DeliveryWorkspace:
     """Apply, train (quick candidates) and promote both models, then materialize: at `root`."""
-    from keel.project import load_project
-    from keel.project_checks import open_store
+    from keel.core.project import load_project
+    from keel.feast_plumbing.project_checks import open_store
     from registry.client import mlflow_client
     from tests.integration.delivery_example import applied_example
     from training.model_train import train_model
@@ -80,8 +80,8 @@ def copy_delivery(workspace: DeliveryWorkspace, root: Path, **overrides: Any) ->
 def use_redis_online_store(workspace: DeliveryWorkspace, connection_string: str) -> None:
     """Point the copy's Feast repo at a Redis online store (Feast's `host:port,db=N` string) and
     materialize into it; the registry and offline files stay as they are."""
-    from keel.project import load_project
-    from keel.project_checks import open_store
+    from keel.core.project import load_project
+    from keel.feast_plumbing.project_checks import open_store
 
     path = workspace.root / "feature_repo" / "feature_store.yaml"
     config = yaml.safe_load(path.read_text())

@@ -14,7 +14,7 @@ import pyarrow.compute as pc
 from feast import FeatureStore
 from feast import feature_store as feast_feature_store
 
-from keel.entity_times import UTC_MICROSECONDS, utc_microseconds
+from keel.feast_plumbing.entity_times import UTC_MICROSECONDS, utc_microseconds
 from training.labels import TIMESTAMP
 
 
@@ -84,7 +84,7 @@ def feast_lineage_only_in_a_run(store: FeatureStore) -> Iterator[None]:
 
 def join_keys(store: FeatureStore, feature_service: str) -> list[str]:
     """The service's join keys as Feast resolves them (the training frame is sorted by them)."""
-    from keel.project_checks import service_schema
+    from keel.feast_plumbing.project_checks import service_schema
 
     schema = service_schema(store, store.get_feature_service(feature_service))
     return [key.name for key in schema.join_keys]

@@ -7,7 +7,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 
 
 def _parts(pipeline: Pipeline) -> tuple[object, LogisticRegression]:

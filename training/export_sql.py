@@ -12,7 +12,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 
 
 def _quote_identifier(name: str) -> str:
@@ -76,5 +76,5 @@ def logit_sql(pipeline: Pipeline) -> str:
 
 
 def probability_sql(pipeline: Pipeline) -> str:
-    """The churn probability as a SQL expression: 1 / (1 + exp(-log_odds))."""
+    """The probability as a SQL expression: 1 / (1 + exp(-log_odds))."""
     return f"1.0 / (1.0 + exp(-({logit_sql(pipeline)})))"

@@ -4,7 +4,7 @@ judged on test PR AUC (`promotion_gate`), regression models on test MAE (`regres
 
 Two verdicts, two consequences: a version that beats the baseline (by the margin) but not the
 champion may wait as `challenger` (it is better than no model); one that loses to the baseline
-gets no serving alias at all, since `KEEL_CHALLENGER_SHARE` would serve it to real customers.
+gets no serving alias at all, since `KEEL_CHALLENGER_SHARE` would serve it to real requests.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Its columns: the feature service's join keys, `event_timestamp` (when the prediction would
 have been made, UTC), the request fields of the service's on-demand views, and the label.
 A keel.yaml model names its file; the churn example writes its own (`synthetic.churn_labels`).
-Training never builds labels: it reads them, checked, with `keel.project_checks.read_labels`.
+Training never builds labels: it reads them, checked, with
+`keel.feast_plumbing.project_checks.read_labels`.
 """
 
 from __future__ import annotations

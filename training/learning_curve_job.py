@@ -15,12 +15,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from feature_repo.example import ENTITY_KEY, REQUEST_FIELD
-from keel.errors import InvalidInput
-from keel.feature_store import open_store
-from keel.input_files import Column, TableSchema, read_input
-from keel.project import ModelSpec
-from keel.project_checks import read_labels, service_schema
-from keel.settings import Settings
+from keel.core.errors import InvalidInput
+from keel.core.input_files import Column, TableSchema, read_input
+from keel.core.project import ModelSpec
+from keel.core.settings import Settings
+from keel.feast_plumbing.feature_store import open_store
+from keel.feast_plumbing.project_checks import read_labels, service_schema
 from registry.client import ensure_experiment, fluent_tracking, mlflow_client
 from training import plots
 from training.labels import TIMESTAMP

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 import pandas as pd
 from feast import FeatureStore
 
-from keel.errors import InvalidProject
-from keel.project import ModelSpec
-from keel.project_checks import ModelSummary, ServiceSchema
+from keel.core.errors import InvalidProject
+from keel.core.project import ModelSpec
+from keel.feast_plumbing.project_checks import ModelSummary, ServiceSchema
 from training.dataset import feast_lineage_only_in_a_run, normalise_entity_frame, sorted_table
 from training.labels import TIMESTAMP
 

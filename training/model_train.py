@@ -2,7 +2,8 @@
 
 The one training path, for keel.yaml models (`train_model`) and for the built-in churn example,
 a model spec of the workspace's own Feast repo (`train_workspace_model`). The label table is
-checked against the Feast registry (`keel.project_checks`); features come point in time from
+checked against the Feast registry (`keel.feast_plumbing.project_checks`); features come point in
+time from
 the model's feature service (`training.model_frame`); rows split as the spec declares
 (`training.split`). One parent run holds the dataset, the exact training frame, the label
 table's making and Feast's lineage tags; each candidate, simplest first, is a nested run with
@@ -25,10 +26,15 @@ import pandas as pd
 from feast import FeatureStore
 from sklearn.pipeline import Pipeline
 
-from keel.project import ModelSpec, Project
-from keel.project_checks import ServiceSchema, check_model, read_labels, service_schema
-from keel.provenance import code_commit
-from keel.settings import Settings
+from keel.core.project import ModelSpec, Project
+from keel.core.provenance import code_commit
+from keel.core.settings import Settings
+from keel.feast_plumbing.project_checks import (
+    ServiceSchema,
+    check_model,
+    read_labels,
+    service_schema,
+)
 from monitoring.ageing import feature_service_growth
 from monitoring.profile import build_reference_profile, log_reference_profile
 from registry.client import ensure_experiment, fluent_tracking, mlflow_client
@@ -97,7 +103,7 @@ def train_model(
 ) -> ModelTrainResult:
     """Train, register, gate and alias model `name` of `project` (default: its only model).
     MLflow's process-wide tracking URI and experiment are as they were when this returns."""
-    from keel.project_checks import open_store
+    from keel.feast_plumbing.project_checks import open_store
 
     options = options or ModelTrainOptions()
     spec = options.applied_to(project.model(name))
@@ -120,7 +126,7 @@ def train_workspace_model(
     """Train model `spec` of the workspace's own Feast repo (the built-in example's, opened
     with Keel's settings), as `train_model` trains a keel.yaml model. `made`: how its label
     table was made, logged with the run."""
-    from keel.feature_store import open_store
+    from keel.feast_plumbing.feature_store import open_store
 
     options = options or ModelTrainOptions()
     spec = options.applied_to(spec)

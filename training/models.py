@@ -2,7 +2,7 @@
 
 Preprocessing lives inside each scikit-learn `Pipeline`, so serving applies exactly what
 training fitted. Which features are categorical is the caller's to say: training reads it from
-the Feast field types (`String`), see `keel.project_checks.service_schema`.
+the Feast field types (`String`), see `keel.feast_plumbing.project_checks.service_schema`.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def split_columns(
 class OneRuleClassifier(ClassifierMixin, BaseEstimator):
     """One threshold on the single most predictive numeric feature (by training ROC AUC).
 
-    Scores are the training churn rates on each side of the rule: the simplest model a
+    Scores are the training positive rates on each side of the rule: the simplest model a
     person could write down, and a bar that a real model has to clear.
     """
 

@@ -57,7 +57,7 @@ def roc_curves(
 
 
 def calibration(y_true: ArrayLike, score: ArrayLike, out: Path, *, title: str) -> Path:
-    """Observed churn rate against mean predicted probability, in quantile bins."""
+    """Observed positive rate against mean predicted probability, in quantile bins."""
     prob_true, prob_pred = calibration_curve(
         np.asarray(y_true, dtype=int),
         np.asarray(score, dtype=float),
@@ -68,7 +68,7 @@ def calibration(y_true: ArrayLike, score: ArrayLike, out: Path, *, title: str) -
     ax.plot(prob_pred, prob_true, marker="o", linewidth=1.6, label="model")
     top = float(max(prob_pred.max(), prob_true.max())) * 1.05
     ax.plot([0, top], [0, top], color="grey", linestyle="--", linewidth=1, label="perfect")
-    ax.set(xlabel="mean predicted probability", ylabel="observed churn rate", title=title)
+    ax.set(xlabel="mean predicted probability", ylabel="observed positive rate", title=title)
     ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     return _save(fig, out)

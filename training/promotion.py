@@ -11,8 +11,8 @@ from feast import FeatureStore
 from mlflow import MlflowClient
 from sklearn.metrics import average_precision_score, mean_absolute_error
 
-from keel.errors import ModelNotFound
-from keel.settings import Settings
+from keel.core.errors import ModelNotFound
+from keel.core.settings import Settings
 from registry.aliases import move_alias
 from registry.lineage import feature_definitions_hash
 from registry.model_spec import SPEC_HASH_TAG, TASK_TAG

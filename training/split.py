@@ -11,7 +11,7 @@ import pandas as pd
 from training.labels import TIMESTAMP
 
 if TYPE_CHECKING:
-    from keel.project import Split
+    from keel.core.project import Split
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from keel.errors import InvalidInput
-from keel.project import CANDIDATES, ModelSpec
+from keel.core.errors import InvalidInput
+from keel.core.project import CANDIDATES, ModelSpec
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from rich.progress import (
 )
 from typer.core import TyperGroup
 
-from keel.errors import KeelError, WorkspaceNotReady
-from keel.redaction import configured_secrets, install_redaction, redact
-from keel.settings import get_settings
+from keel.core.errors import KeelError, WorkspaceNotReady
+from keel.core.redaction import configured_secrets, install_redaction, redact
+from keel.core.settings import get_settings
 
 # Piped or captured output (CI logs, scripts, tests) gets wide tables instead of Rich's 80
 # columns, which would cut cells; a terminal keeps its own width.
@@ -104,7 +104,7 @@ def guard_process(*, check_production: bool = True) -> None:
     """At CLI start-up: redact secrets from every log line (filter on the root logger's
     handlers); unless only help is asked, refuse a `KEEL_HOME` that is not a directory and a
     production profile with default or empty credentials (exit 2)."""
-    from keel.production_checks import refuse_insecure_production
+    from keel.ops.production_checks import refuse_insecure_production
 
     with user_errors():
         settings = get_settings()

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.common import console, step_status, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 ModelOption = Annotated[
     str | None,
@@ -47,7 +47,7 @@ def data_generate(
 ) -> None:
     """Generate raw churn tables and the feature tables Feast reads."""
     from keel.cli.render import data_table
-    from keel.data import generate_dataset
+    from synthetic.churn_dataset import generate_dataset
 
     end_day: date | None = end.date() if end else None
     with user_errors(), console.status("generating"):
@@ -76,8 +76,8 @@ def data_describe(
     """Row counts, label rates, and per-column stats and null rates of the raw tables, or of
     one table with --file."""
     from keel.cli.data_render import description
-    from keel.errors import InvalidInput
-    from keel.workspace import Workspace
+    from keel.core.errors import InvalidInput
+    from keel.core.workspace import Workspace
     from synthetic.describe import describe_directory, describe_file
 
     with user_errors():
@@ -104,7 +104,7 @@ def data_real_table(
     """A model's training frame (features and label, no keys or timestamps) with --model or a
     keel.yaml; without either, churn's features as of the latest snapshot plus `churned`, from
     the workspace."""
-    from keel.data import write_real_table
+    from synthetic.churn_dataset import write_real_table
 
     with user_errors():
         ref = _model_ref(model)
@@ -125,8 +125,8 @@ def data_real_table(
 def _model_ref(model: str | None) -> str | None:
     """The model a data-lab command works on: --model, else keel.yaml's only model; None
     without either (the churn workspace's tables)."""
-    from keel.model_choice import chosen_model_ref
-    from keel.project import discover_project
+    from keel.core.model_choice import chosen_model_ref
+    from keel.core.project import discover_project
 
     if model is None and discover_project() is None:
         return None
@@ -136,7 +136,7 @@ def _model_ref(model: str | None) -> str | None:
 def _model_real_table(
     ref: str, out: Path, holdout_out: Path | None, holdout_share: float, seed: int
 ) -> None:
-    from keel.data import write_model_real_table
+    from synthetic.churn_dataset import write_model_real_table
 
     tables = write_model_real_table(
         get_settings(),
@@ -181,7 +181,7 @@ def data_synthesize(
     """Fit a Gaussian copula on a table (a file, or a model's training frame) and sample
     exactly N rows from it."""
     from keel.cli.data_render import synthesis
-    from keel.errors import InvalidInput
+    from keel.core.errors import InvalidInput
     from synthetic.lab import synthesize_file, synthesize_frame
 
     with user_errors(), step_status() as on_step:
@@ -193,7 +193,7 @@ def data_synthesize(
         elif ref is None:
             raise InvalidInput("give --from FILE (the real table) or --model NAME")
         else:
-            from keel.data import model_real_tables
+            from synthetic.churn_dataset import model_real_tables
 
             on_step(f"reading the training frame of {ref}")
             tables = model_real_tables(get_settings(), ref)
@@ -240,7 +240,7 @@ def data_report(
     """Fidelity, utility and privacy of a synthetic table, with a verdict per section; exit 1
     when the overall verdict is fail."""
     from keel.cli.data_render import report
-    from keel.errors import InvalidInput
+    from keel.core.errors import InvalidInput
     from synthetic.lab import ReportResult, report_files, report_frames
     from synthetic.tabular import read_table
 
@@ -257,7 +257,7 @@ def data_report(
         elif ref is None:
             raise InvalidInput("give --real FILE (the real table) or --model NAME")
         else:
-            from keel.data import model_real_tables
+            from synthetic.churn_dataset import model_real_tables
 
             on_step(f"reading the training frame of {ref}")
             tables = model_real_tables(get_settings(), ref)
@@ -278,7 +278,7 @@ def data_report(
                 on_step=on_step,
             )
         if log_to_mlflow:
-            from keel.data import log_report_to_mlflow
+            from synthetic.churn_dataset import log_report_to_mlflow
 
             on_step("logging to MLflow")
             run_id = log_report_to_mlflow(

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.common import console, step_status, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 
 def demo_command(
@@ -22,10 +22,10 @@ def demo_command(
     fresh: Annotated[bool, typer.Option("--fresh", help="Wipe the workspace first.")] = False,
 ) -> None:
     """The whole journey: data, Feast, training, MLflow registry, a served logged prediction."""
+    from keel.cli.demo_journey import next_steps, run_demo
     from keel.cli.render import data_table, model_train_summary, predictions_table
-    from keel.demo import next_steps, run_demo
-    from keel.settings import Settings
-    from keel.workspace import Workspace
+    from keel.core.settings import Settings
+    from keel.core.workspace import Workspace
 
     settings = get_settings()
     console.rule(f"Keel demo in {settings.home} (profile {settings.profile})")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.common import user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 
 def export_sql_command(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.common import console, step_status, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 features_app = typer.Typer(help="The Feast feature repo.", no_args_is_help=True)
 
@@ -21,8 +21,8 @@ def features_apply() -> None:
     """Register entities, feature views and services in Feast's registry.
 
     With a keel.yaml (./keel.yaml or $KEEL_CONFIG): `feast apply` in its feature_repo."""
-    from keel.features import apply_definitions, apply_project
-    from keel.project import discover_project
+    from keel.core.project import discover_project
+    from keel.feast_plumbing.features import apply_definitions, apply_project
 
     with user_errors():
         project = discover_project()
@@ -55,8 +55,8 @@ def features_materialize(
     """Load the latest feature values (per key, in the window) into the online store.
 
     With a keel.yaml (./keel.yaml or $KEEL_CONFIG): its feature_repo's online store."""
-    from keel.features import materialize, materialize_project
-    from keel.project import discover_project
+    from keel.core.project import discover_project
+    from keel.feast_plumbing.features import materialize, materialize_project
 
     start, end = _utc(start), _utc(end)
     with user_errors():
@@ -76,8 +76,8 @@ def features_env() -> None:
     `eval "$(keel features env)"`, then `feast apply`, `feast ui` or `feast serve` in
     feature_repo/ (the lines name the directory and, beyond `local`, the profile's YAML). The
     values hold the profile's credentials, as the settings do."""
-    from keel.feature_store import CONFIG_FILES, REPO_DIR, feast_environment
-    from keel.project import discover_project
+    from keel.core.project import discover_project
+    from keel.feast_plumbing.feature_store import CONFIG_FILES, REPO_DIR, feast_environment
 
     with user_errors():
         project = discover_project()

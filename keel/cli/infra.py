@@ -12,7 +12,7 @@ from rich.table import Table
 from keel.cli.common import console, user_errors
 
 if TYPE_CHECKING:
-    from keel.infra_config import StackConfig
+    from keel.ops.infra_config import StackConfig
 
 infra_app = typer.Typer(
     help="Run the production profile on this machine: MLflow server + Keel API.",
@@ -31,14 +31,14 @@ EnvFileOption = Annotated[
 
 
 def _config(profile: str, env_file: Path | None) -> StackConfig:
-    from keel.infra_config import check_profile, load_stack_config
+    from keel.ops.infra_config import check_profile, load_stack_config
 
     check_profile(profile)
     return load_stack_config(env_file)
 
 
 def _show_status(config: StackConfig) -> None:
-    from keel.infra_stack import status
+    from keel.ops.infra_stack import status
 
     table = Table("process", "pid", "running", "url", "health", "log")
     for process in status(config):
@@ -58,7 +58,7 @@ def _show_status(config: StackConfig) -> None:
 def infra_up(profile: ProfileOption = "production", env_file: EnvFileOption = None) -> None:
     """Start the MLflow server and the API (several workers); create their databases if
     missing. Already running: says so."""
-    from keel.infra_stack import up
+    from keel.ops.infra_stack import up
 
     with user_errors():
         config = _config(profile, env_file)
@@ -80,7 +80,7 @@ def infra_up(profile: ProfileOption = "production", env_file: EnvFileOption = No
 @infra_app.command("down")
 def infra_down(profile: ProfileOption = "production", env_file: EnvFileOption = None) -> None:
     """Stop the API and the MLflow server (SIGTERM, then SIGKILL after a timeout)."""
-    from keel.infra_stack import down
+    from keel.ops.infra_stack import down
 
     with user_errors():
         config = _config(profile, env_file)

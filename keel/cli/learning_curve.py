@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from keel.cli.common import console, step_status, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 
 def _sizes(text: str) -> list[int]:
@@ -48,7 +48,7 @@ def learning_curve_command(
     with user_errors(), step_status(record=False) as on_step:
         spec = None
         if data is None:  # the churn example's model, as `keel train` trains it
-            from keel.workspace import Workspace
+            from keel.core.workspace import Workspace
             from synthetic.churn_labels import churn_model, write_churn_labels
 
             labels = write_churn_labels(Workspace.from_settings(settings).raw_dir)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from keel.cli.common import console, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 models_app = typer.Typer(
     help="Registered models: versions, aliases with history, compare, lineage.",
@@ -95,7 +95,7 @@ def models_promote(
 ) -> None:
     """Point an alias at a version; refuses a gate-failed version unless --force; an alias
     already at the version is left alone (exit 0, nothing recorded)."""
-    from keel.errors import AliasUnchanged
+    from keel.core.errors import AliasUnchanged
     from registry.aliases import move_alias
     from registry.refs import parse_ref
 

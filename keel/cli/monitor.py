@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from keel.cli.common import console, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 if TYPE_CHECKING:
     from monitoring.profile import ReferenceProfile
@@ -39,7 +39,7 @@ EXIT_FOUND = 1
 
 
 def _model(model: str | None) -> str:
-    from keel.model_choice import chosen_model_ref
+    from keel.core.model_choice import chosen_model_ref
 
     return chosen_model_ref(model, get_settings())
 
@@ -73,7 +73,7 @@ def validate_command(
 ) -> None:
     """Check every feature column against the expectations from the training profile."""
     from keel.cli.monitor_render import validation_table
-    from keel.model_choice import model_name
+    from keel.core.model_choice import model_name
     from monitoring.inputs import read_window
     from monitoring.validation import Expectations, validate_frame
 
@@ -123,7 +123,7 @@ def drift_command(
     """Per-feature and score drift against the model's training profile; exit 1 on drift
     (a window below --min-rows is not judged: "too few rows", exit 0)."""
     from keel.cli.monitor_render import drift_table
-    from keel.model_choice import model_name
+    from keel.core.model_choice import model_name
     from monitoring.drift import DriftThresholds, compute_drift
     from monitoring.inputs import read_window
     from monitoring.log_window import resolve_current
@@ -170,7 +170,7 @@ def performance_command(
     """Per model version and per day: PR AUC, ROC AUC, calibration and positive rates (binary);
     MAE, RMSE and bias over the feedback (regression)."""
     from keel.cli.monitor_render import any_performance_table
-    from keel.model_choice import model_name
+    from keel.core.model_choice import model_name
     from monitoring.inputs import predictions_task, read_predictions
     from monitoring.log_window import resolve_current
     from monitoring.performance import task_live_performance
@@ -212,7 +212,7 @@ def report_command(
     """One self-contained HTML page: drift, histograms, validation, scores, performance, system;
     exit 1 on drift or failed validation."""
     from keel.cli.monitor_render import drift_verdict
-    from keel.model_choice import model_name
+    from keel.core.model_choice import model_name
     from monitoring.log_window import resolve_current
     from monitoring.report import ReportInputs, log_report_to_mlflow, write_report
 

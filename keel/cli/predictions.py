@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from keel.cli.common import console, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 predictions_app = typer.Typer(help="The prediction log: export, statistics, trace and erasure.")
 

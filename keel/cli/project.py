@@ -13,7 +13,7 @@ from keel.cli.common import console, user_errors
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from keel.project_checks import ModelSummary, ServiceFeature, Typed
+    from keel.feast_plumbing.project_checks import ModelSummary, ServiceFeature, Typed
 
 project_app = typer.Typer(help="The project file (keel.yaml) and its models.", no_args_is_help=True)
 
@@ -29,9 +29,9 @@ def project_check(
     ] = None,
 ) -> None:
     """Check every model of keel.yaml against its Feast registry and label table."""
-    from keel.errors import InvalidProject
-    from keel.project import CONFIG_ENV, FILE_NAME, discover_project, load_project
-    from keel.project_checks import check_project
+    from keel.core.errors import InvalidProject
+    from keel.core.project import CONFIG_ENV, FILE_NAME, discover_project, load_project
+    from keel.feast_plumbing.project_checks import check_project
 
     with user_errors():
         project = load_project(config) if config else discover_project()

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from keel.data import DataSummary
+    from synthetic.churn_dataset import DataSummary
     from training.model_train import ModelTrainResult
 
 HEADLINE = {

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from keel.cli.common import console, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 
 def score_command(

@@ -9,7 +9,7 @@ import typer
 
 from keel.cli.common import console, user_errors
 from keel.cli.quiet import NOISY_LOGGERS
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 
 def serve_command(
@@ -23,9 +23,9 @@ def serve_command(
     every model of keel.yaml, or the churn example's without one."""
     import uvicorn
 
-    from keel.production_checks import refuse_insecure_production
-    from keel.redaction import uvicorn_log_config
-    from keel.server_process import check_can_bind, check_servable
+    from keel.core.redaction import uvicorn_log_config
+    from keel.ops.production_checks import refuse_insecure_production
+    from keel.ops.server_process import check_can_bind, check_servable
     from serving.app import create_app
 
     settings = get_settings()

@@ -8,11 +8,11 @@ import typer
 
 from keel.cli.common import console, step_status, user_errors
 from keel.cli.render import model_train_summary
-from keel.errors import InvalidInput
-from keel.settings import get_settings
+from keel.core.errors import InvalidInput
+from keel.core.settings import get_settings
 
 if TYPE_CHECKING:
-    from keel.project import Project
+    from keel.core.project import Project
     from training.train_options import ModelTrainOptions
 
 
@@ -73,7 +73,7 @@ def train_command(
     ] = False,
 ) -> None:
     """Train the candidates simplest first; register, gate and alias the best one."""
-    from keel.project import discover_project
+    from keel.core.project import discover_project
     from training.train_options import ModelTrainOptions
 
     with user_errors():
@@ -109,9 +109,9 @@ def _train_project_model(project: Project, name: str | None, options: ModelTrain
 
 
 def _train_churn(name: str | None, options: ModelTrainOptions, *, horizon_days: int) -> None:
-    from keel.errors import ModelNotFound
-    from keel.project import CONFIG_ENV, FILE_NAME
-    from keel.workspace import Workspace
+    from keel.core.errors import ModelNotFound
+    from keel.core.project import CONFIG_ENV, FILE_NAME
+    from keel.core.workspace import Workspace
     from synthetic.churn_labels import SnapshotPlan, churn_model, write_churn_labels
     from training.model_train import train_workspace_model
 
@@ -125,7 +125,7 @@ def _train_churn(name: str | None, options: ModelTrainOptions, *, horizon_days: 
         plan = SnapshotPlan(horizon_days=horizon_days)
         raw_dir = Workspace.from_settings(settings).raw_dir
     with user_errors(), step_status() as on_step:
-        from keel.feature_store import open_store
+        from keel.feast_plumbing.feature_store import open_store
 
         open_store(settings)  # services first: one line naming a server that does not answer
         # The example writes its label table as a project would; training reads it (and checks

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from keel.cli.common import console, user_errors
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 STOP_TIMEOUT_S = 15
 

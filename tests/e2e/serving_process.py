@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 
-from keel.server_process import server_process
-from keel.settings import Settings
+from keel.core.settings import Settings
+from keel.ops.server_process import server_process
 from tests.predict_requests import Requests, answered_prediction, churn_requests
 
 

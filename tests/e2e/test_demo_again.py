@@ -24,11 +24,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from keel.cli.demo_journey import SERVE_PORT
 from keel.cli.main import app
-from keel.demo import SERVE_PORT
-from keel.server_process import free_port
-from keel.settings import get_settings
-from keel.workspace import ENTRIES, Workspace
+from keel.core.settings import get_settings
+from keel.core.workspace import ENTRIES, Workspace
+from keel.ops.server_process import free_port
 
 pytestmark = pytest.mark.e2e
 

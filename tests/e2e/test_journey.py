@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from offline_reference import assert_same_features, offline_features
 
-from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
-from keel.feature_store import open_store
-from keel.provenance import code_commit
-from keel.server_process import running_server
-from keel.workspace import Workspace
+from keel.cli.demo_journey import UNKNOWN_CUSTOMER, DemoResult, sample_customers
+from keel.core.provenance import code_commit
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import open_store
+from keel.ops.server_process import running_server
 from monitoring.profile import load_reference_profile
 from registry.client import mlflow_client
 from registry.models import CHAMPION

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from keel.demo import DemoResult, sample_customers
-from keel.server_process import running_server
+from keel.cli.demo_journey import DemoResult, sample_customers
+from keel.ops.server_process import running_server
 
 pytestmark = pytest.mark.e2e
 

@@ -9,11 +9,11 @@ import pytest
 from serving_process import copy_workspace
 from typer.testing import CliRunner
 
+from keel.cli.demo_journey import UNKNOWN_CUSTOMER, DemoResult, sample_customers
 from keel.cli.main import app
-from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
-from keel.feature_store import open_store
-from keel.settings import get_settings
-from keel.workspace import Workspace
+from keel.core.settings import get_settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import open_store
 from registry.client import mlflow_client
 from registry.models import load_alias
 from serving.log_sqlite import SqlitePredictionLog

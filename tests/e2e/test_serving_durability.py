@@ -18,9 +18,9 @@ import httpx
 import pytest
 from serving_process import copy_workspace, predict_loop, serve
 
-from keel.demo import sample_customers
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.cli.demo_journey import sample_customers
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 from serving.log_columns import entity_key
 from serving.log_sqlite import SqlitePredictionLog
 from tests.delivery_workspace import copy_delivery, one_order_bodies

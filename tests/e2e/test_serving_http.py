@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from serving_process import copy_workspace
 
-from keel.demo import DemoResult
+from keel.cli.demo_journey import DemoResult
 from registry.aliases import move_alias
 from registry.client import fluent_tracking, mlflow_client
 from serving.app import create_app

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from serving_process import copy_workspace, predict_loop, serve
 
-from keel.demo import DemoResult, sample_customers
-from keel.workspace import Workspace
+from keel.cli.demo_journey import DemoResult, sample_customers
+from keel.core.workspace import Workspace
 from registry.client import fluent_tracking, mlflow_client
 from serving.log_sqlite import SqlitePredictionLog
 from serving.predictor import challenger_bucket

@@ -7,8 +7,8 @@ import time
 import pytest
 from offline_reference import assert_same_features, offline_features
 
-from keel.demo import UNKNOWN_CUSTOMER, DemoResult, sample_customers
-from keel.feature_store import open_store
+from keel.cli.demo_journey import UNKNOWN_CUSTOMER, DemoResult, sample_customers
+from keel.feast_plumbing.feature_store import open_store
 from registry.client import mlflow_client
 from serving.direct_features import DirectSqliteFeatures
 from serving.model_cache import ModelCache

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from keel.demo import DemoResult, sample_customers
-from keel.server_process import running_server
+from keel.cli.demo_journey import DemoResult, sample_customers
+from keel.ops.server_process import running_server
 
 pytestmark = pytest.mark.e2e
 

@@ -24,8 +24,8 @@ import pytest
 import redis
 from conftest import skip_or_fail
 
-from keel.server_process import free_port, server_process
-from keel.settings import Settings
+from keel.core.settings import Settings
+from keel.ops.server_process import free_port, server_process
 from tests.predict_requests import Requests, answered_prediction
 
 TOKEN = "faults-token-0123456789"
@@ -244,8 +244,8 @@ def production_settings(home: Path, *, redis_url: str, database: str, **override
     """Production-profile settings on a workspace copy (Redis online store, Feast SQL registry
     and prediction log on PostgreSQL; MLflow stays on the copy's SQLite), with the features
     applied and materialized into Redis."""
-    from keel.features import apply_definitions, materialize
-    from keel.workspace import Workspace
+    from keel.core.workspace import Workspace
+    from keel.feast_plumbing.features import apply_definitions, materialize
 
     settings = Settings(
         home=home,

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fault_services import TOKEN, copy_home, production_settings, serve
 
-from keel.demo import sample_customers
-from keel.settings import Settings
+from keel.cli.demo_journey import sample_customers
+from keel.core.settings import Settings
 from tests.predict_requests import Requests, churn_requests, model_requests
 
 MODELS = ("churn", "delivery_minutes")
@@ -69,14 +69,14 @@ def production_workload(
     """`model` on a private copy of the session's workspace in the production profile: its
     features materialized into the Redis at `redis_url`, its log on PostgreSQL `database`."""
     if model == "churn":
-        from keel.features import materialize
+        from keel.feast_plumbing.features import materialize
 
         home = copy_home(request.getfixturevalue("journey").settings, root / "home")
         settings = production_settings(home, redis_url=redis_url, database=database, **overrides)
         requests = churn_requests(sample_customers(settings, 50))
         return Workload(settings, requests, CHURN_KEYS, "binary", {}, lambda: materialize(settings))
-    from keel.backends import feast_redis_connection
-    from keel.workspace import Workspace
+    from keel.core.backends import feast_redis_connection
+    from keel.core.workspace import Workspace
     from tests.delivery_workspace import copy_delivery, one_order_bodies, use_redis_online_store
 
     home = root / "delivery" / "ws"

@@ -20,9 +20,9 @@ from conftest import skip_or_fail
 from fault_services import Answer, copy_home, load, serve, wait_for
 from fault_workloads import MODELS, local_workload
 
-from keel.demo import DemoResult, sample_customers
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.cli.demo_journey import DemoResult, sample_customers
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 from serving.log_sqlite import SqlitePredictionLog
 from tests.predict_requests import churn_requests
 

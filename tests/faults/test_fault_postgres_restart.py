@@ -15,8 +15,8 @@ import psycopg
 import pytest
 from fault_services import private_postgres
 
-from keel.errors import AliasConflict, BackendUnavailable, KeelError, PromotionRefused
-from keel.settings import Settings
+from keel.core.errors import AliasConflict, BackendUnavailable, KeelError, PromotionRefused
+from keel.core.settings import Settings
 from registry.aliases import alias_history, move_alias
 from registry.client import ensure_experiment, mlflow_client
 from registry.database import database_engine

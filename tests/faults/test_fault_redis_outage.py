@@ -24,7 +24,7 @@ from fault_services import (
 )
 from fault_workloads import MODELS, production_workload
 
-from keel.demo import DemoResult, sample_customers
+from keel.cli.demo_journey import DemoResult, sample_customers
 from tests.predict_requests import answered_prediction
 
 pytestmark = pytest.mark.integration

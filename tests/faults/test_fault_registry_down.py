@@ -14,10 +14,10 @@ import httpx
 import pytest
 from fault_services import copy_home, serve, wait_for
 
-from keel.demo import DemoResult, sample_customers
-from keel.server_process import free_port
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.cli.demo_journey import DemoResult, sample_customers
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.ops.server_process import free_port
 from registry.aliases import move_alias
 from registry.client import fluent_tracking, mlflow_client
 from serving.model_cache import ModelCache

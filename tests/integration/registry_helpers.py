@@ -12,7 +12,7 @@ from pathlib import Path
 import psycopg
 from conftest import require_service
 
-from keel.settings import Settings
+from keel.core.settings import Settings
 from registry.client import ensure_experiment, mlflow_client
 from registry.database import database_engine
 

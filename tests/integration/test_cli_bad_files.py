@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 runner = CliRunner()
 Writer = Callable[[Path], None]

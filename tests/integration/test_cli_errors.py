@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from keel.server_process import free_port
+from keel.ops.server_process import free_port
 
 if TYPE_CHECKING:
-    from keel.demo import DemoResult
+    from keel.cli.demo_journey import DemoResult
 
 pytestmark = pytest.mark.integration
 

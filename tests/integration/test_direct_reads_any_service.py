@@ -22,7 +22,7 @@ import redis
 from conftest import require_service
 from feast import FeatureStore
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from serving.direct_features import DirectFeatures, DirectRedisFeatures, DirectSqliteFeatures
 from tests.integration.delivery_example import applied_example
 from tests.integration.feast_reference import feast_apply, feast_rows, use_redis

@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 
 from feature_repo.tables import ACTIVITY_TABLE, PROFILE_TABLE
-from keel.data import generate_dataset
-from keel.feature_store import REPO_DIR, feast_environment, open_store
-from keel.server_process import free_port
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import REPO_DIR, feast_environment, open_store
+from keel.ops.server_process import free_port
+from synthetic.churn_dataset import generate_dataset
 
 FEAST = Path(sys.executable).parent / "feast"
 KEEL = Path(sys.executable).parent / "keel"
@@ -177,7 +177,7 @@ def registry_contents(settings: Settings) -> dict[str, bytes]:
 def test_keel_apply_registers_what_feast_cli_collects(settings: Settings, applied: str) -> None:
     """Keel's own apply (definitions built per workspace) and Feast's CLI (churn.py's
     module-level objects) register the same objects: neither undoes the other."""
-    from keel.features import apply_definitions
+    from keel.feast_plumbing.features import apply_definitions
 
     by_feast = registry_contents(settings)
     assert len(by_feast) == 1 + 3 + 1 + 1

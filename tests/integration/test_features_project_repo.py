@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 from feast import FeatureStore
 
-from keel.errors import InvalidProject, WorkspaceNotReady
-from keel.features import apply_project, materialize_project
-from keel.project import load_project
+from keel.core.errors import InvalidProject, WorkspaceNotReady
+from keel.core.project import load_project
+from keel.feast_plumbing.features import apply_project, materialize_project
 from tests.integration.delivery_example import EXAMPLE, load_generator
 
 KEEL = Path(sys.executable).parent / "keel"

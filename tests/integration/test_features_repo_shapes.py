@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from feast import FeatureStore
 
-from keel.backends import feast_redis_connection
-from keel.errors import BackendUnavailable
-from keel.features import ApplySummary, apply_project, materialize_project
-from keel.project import Project, load_project
-from keel.server_process import free_port
+from keel.core.backends import feast_redis_connection
+from keel.core.errors import BackendUnavailable
+from keel.core.project import Project, load_project
+from keel.feast_plumbing.features import ApplySummary, apply_project, materialize_project
+from keel.ops.server_process import free_port
 from tests.conftest import require_service
 
 DAY0 = datetime(2026, 1, 5, tzinfo=UTC)

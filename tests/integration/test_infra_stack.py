@@ -26,11 +26,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from keel.cli.demo_journey import DemoResult, sample_customers
 from keel.cli.main import app
-from keel.demo import DemoResult, sample_customers
-from keel.errors import InsecureConfiguration
-from keel.server_process import free_port, running_server
-from keel.settings import Settings
+from keel.core.errors import InsecureConfiguration
+from keel.core.settings import Settings
+from keel.ops.server_process import free_port, running_server
 from serving.auth import TokenAuth
 from tests.conftest import skip_or_fail
 
@@ -197,7 +197,7 @@ def test_keel_api_has_tokens_and_the_unedited_template_refuses_to_serve(
 def test_keel_settings_render_the_production_feature_store(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from keel.feature_store import repo_config
+    from keel.feast_plumbing.feature_store import repo_config
 
     for key, value in service_env(compose, "keel-materialize").items():
         if key.startswith("KEEL_"):
@@ -533,9 +533,9 @@ def test_features_apply_creates_the_production_databases_before_infra_up(
 ) -> None:
     """On a fresh machine `keel features apply` comes first and creates the databases the
     profile names (as `keel infra up` would), instead of Feast's "does not exist" traceback."""
-    from keel.data import generate_dataset
-    from keel.feature_store import open_store
-    from keel.settings import get_settings
+    from keel.core.settings import get_settings
+    from keel.feast_plumbing.feature_store import open_store
+    from synthetic.churn_dataset import generate_dataset
 
     registry, mlflow_store = missing_databases
     env = {

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from keel.errors import WorkspaceNotReady
+from keel.core.errors import WorkspaceNotReady
 from serving.log_erasure import audit_ddl
 from serving.log_postgres import PostgresPredictionLog
 from serving.log_sqlite import SqlitePredictionLog

@@ -19,8 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.project import load_project
-from keel.settings import Settings, get_settings
+from keel.core.project import load_project
+from keel.core.settings import Settings, get_settings
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec
 from serving.prediction_log import Feedback, PredictionRecord, open_prediction_log

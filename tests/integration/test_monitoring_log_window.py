@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from keel.cli.demo_journey import DemoResult
 from keel.cli.main import app
-from keel.demo import DemoResult
-from keel.errors import InvalidInput
-from keel.settings import get_settings
+from keel.core.errors import InvalidInput
+from keel.core.settings import get_settings
 from monitoring.log_window import export_log_window, parse_log_window
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keel.backends import mlflow_tracking_uri
-from keel.errors import ModelNotFound
-from keel.settings import Settings
+from keel.core.backends import mlflow_tracking_uri
+from keel.core.errors import ModelNotFound
+from keel.core.settings import Settings
 from monitoring.profile import (
     PROFILE_ARTIFACT,
     build_reference_profile,

@@ -20,7 +20,7 @@ from prometheus_client import generate_latest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 from monitoring.drift import compute_drift
 from monitoring.profile import ReferenceProfile, build_reference_profile
 from monitoring.report import SECTIONS

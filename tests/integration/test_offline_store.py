@@ -14,12 +14,12 @@ from feast.types import Float64, Int64
 from feast.value_type import ValueType
 
 from feature_repo.definitions import CHURN_SERVICE
-from keel.data import generate_dataset
-from keel.feature_store import REPO_DIR, open_store, repo_config
-from keel.features import apply_definitions
-from keel.offline_store import KeelDuckDBOfflineStore, KeelRetrievalJob
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import REPO_DIR, open_store, repo_config
+from keel.feast_plumbing.features import apply_definitions
+from keel.feast_plumbing.offline_store import KeelDuckDBOfflineStore, KeelRetrievalJob
+from synthetic.churn_dataset import generate_dataset
 from synthetic.churn_labels import SnapshotPlan, churn_snapshots
 from training.dataset import (
     build_training_frame,
@@ -369,9 +369,9 @@ def test_training_frame_is_the_sorted_feast_frame_and_skips_an_idle_mlflow(
 
     probe = (
         "import sys\n"
-        "from keel.feature_store import open_store\n"
-        "from keel.settings import Settings\n"
-        "from keel.workspace import Workspace\n"
+        "from keel.feast_plumbing.feature_store import open_store\n"
+        "from keel.core.settings import Settings\n"
+        "from keel.core.workspace import Workspace\n"
         "from synthetic.churn_labels import SnapshotPlan, churn_snapshots\n"
         "from training.dataset import build_training_frame\n"
         f"settings = Settings(home={str(workspace.home)!r})\n"

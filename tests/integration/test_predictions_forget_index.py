@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 
 from keel.cli.common import console
 from keel.cli.main import app
-from keel.settings import Settings, get_settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings, get_settings
+from keel.core.workspace import Workspace
 from serving.ids import new_prediction_id
 from serving.log_columns import ENTITY_KEY_INDEX
 from serving.log_erasure import Erasure, candidate_keys, erasure_filter, logged_models

@@ -19,10 +19,10 @@ from conftest import require_service
 from typer.testing import CliRunner
 
 from keel.cli.common import console
+from keel.cli.demo_journey import DemoResult
 from keel.cli.main import app
-from keel.demo import DemoResult
-from keel.settings import Settings, get_settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings, get_settings
+from keel.core.workspace import Workspace
 from serving.ids import new_prediction_id
 from serving.log_erasure import AUDIT_COLUMNS
 from serving.log_export import export_parquet

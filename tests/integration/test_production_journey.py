@@ -25,16 +25,16 @@ from prometheus_client.mmap_dict import MmapedDict
 from typer.testing import CliRunner
 
 from keel.cli.common import console
+from keel.cli.demo_journey import sample_customers
 from keel.cli.main import app
-from keel.data import generate_dataset
-from keel.demo import sample_customers
-from keel.features import apply_definitions, materialize
-from keel.infra_config import DEFAULT_ENV_FILE, StackConfig, load_stack_config
-from keel.infra_stack import API, MLFLOW, api_token, down
-from keel.server_process import free_port
-from keel.workspace import Workspace
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.features import apply_definitions, materialize
+from keel.ops.infra_config import DEFAULT_ENV_FILE, StackConfig, load_stack_config
+from keel.ops.infra_stack import API, MLFLOW, api_token, down
+from keel.ops.server_process import free_port
 from registry.aliases import move_alias, rollback_alias
 from registry.client import mlflow_client
+from synthetic.churn_dataset import generate_dataset
 from synthetic.churn_labels import churn_model, write_churn_labels
 from training.model_train import train_workspace_model
 from training.train_options import ModelTrainOptions

@@ -11,10 +11,10 @@ import psycopg
 import pytest
 import redis
 
-from keel.demo import DemoResult, sample_customers
-from keel.feature_store import open_store
-from keel.features import apply_definitions, materialize
-from keel.settings import Settings
+from keel.cli.demo_journey import DemoResult, sample_customers
+from keel.core.settings import Settings
+from keel.feast_plumbing.feature_store import open_store
+from keel.feast_plumbing.features import apply_definitions, materialize
 from serving.online_features import FeastOnlineFeatures
 
 pytestmark = pytest.mark.integration

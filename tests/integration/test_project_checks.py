@@ -17,10 +17,10 @@ from feast import FeatureService, FeatureStore
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.errors import InvalidLabels, InvalidProject, UnknownFeatureService
-from keel.project import load_project
-from keel.project_checks import check_project
-from keel.settings import get_settings
+from keel.core.errors import InvalidLabels, InvalidProject, UnknownFeatureService
+from keel.core.project import load_project
+from keel.core.settings import get_settings
+from keel.feast_plumbing.project_checks import check_project
 from tests.integration.delivery_example import applied_example
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,7 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]
 def test_example_summary_has_the_services_keys_fields_and_label_figures(
     applied: Applied, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="keel.project_checks"):
+    with caplog.at_level(logging.WARNING, logger="keel.feast_plumbing.project_checks"):
         eta, late = check_project(load_project(applied.config))
     orders = applied.orders
     for summary in (eta, late):

@@ -25,9 +25,9 @@ from feast.feature_view import FeatureViewState
 from feast.types import Bool, Float32, Float64, Int32, Int64, String, UnixTimestamp
 from feast.value_type import ValueType
 
-from keel.backends import feast_redis_connection
-from keel.feature_store import repo_config
-from keel.redis_materializer import RedisMaterializer, uses_keel_writer
+from keel.core.backends import feast_redis_connection
+from keel.feast_plumbing.feature_store import repo_config
+from keel.feast_plumbing.redis_materializer import RedisMaterializer, uses_keel_writer
 
 pytestmark = pytest.mark.integration
 

@@ -13,9 +13,9 @@ from sqlalchemy import inspect, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
-from keel.backends import mlflow_tracking_uri
-from keel.errors import AliasConflict, BackendUnavailable, ModelNotFound, PromotionRefused
-from keel.settings import Settings
+from keel.core.backends import mlflow_tracking_uri
+from keel.core.errors import AliasConflict, BackendUnavailable, ModelNotFound, PromotionRefused
+from keel.core.settings import Settings
 from registry.aliases import AliasMove, alias_history, alias_store, move_alias, rollback_alias
 from registry.client import mlflow_client
 from registry.history_store import (

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from keel.cli.common import console
 from keel.cli.main import app
-from keel.settings import Settings, get_settings
+from keel.core.settings import Settings, get_settings
 
 pytestmark = pytest.mark.integration
 

@@ -11,9 +11,9 @@ import mlflow.data
 import pandas as pd
 import pytest
 
-from keel.demo import DemoResult
-from keel.feature_store import open_store
-from keel.workspace import Workspace
+from keel.cli.demo_journey import DemoResult
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import open_store
 from registry.client import fluent_tracking, mlflow_client
 from registry.compare import compare_versions
 from registry.lineage import feature_definitions, feature_definitions_hash, version_lineage

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from registry_helpers import BACKENDS, register_versions, registry_settings
 
-from keel.errors import ModelNotFound
-from keel.settings import Settings
+from keel.core.errors import ModelNotFound
+from keel.core.settings import Settings
 from registry.client import mlflow_client
 from registry.models import resolve_version
 from registry.registry_client import TableReadsClient, serving_registry_client

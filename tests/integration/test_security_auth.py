@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
-from keel.demo import DemoResult
-from keel.errors import InsecureConfiguration, Unauthorized
-from keel.server_process import server_process
-from keel.settings import Settings
+from keel.cli.demo_journey import DemoResult
+from keel.core.errors import InsecureConfiguration, Unauthorized
+from keel.core.settings import Settings
+from keel.ops.server_process import server_process
 from serving.app import create_app
 from serving.auth import TokenAuth, parse_tokens
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from keel.cli.common import console
 from keel.cli.main import app
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()

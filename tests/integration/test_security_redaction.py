@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import pytest
 
-from keel.demo import DemoResult
-from keel.redaction import RedactingFilter, configured_secrets, redact
-from keel.server_process import free_port, server_process
-from keel.settings import Settings
+from keel.cli.demo_journey import DemoResult
+from keel.core.redaction import RedactingFilter, configured_secrets, redact
+from keel.core.settings import Settings
+from keel.ops.server_process import free_port, server_process
 
 pytestmark = pytest.mark.integration
 
@@ -121,7 +121,7 @@ def test_worker_logging_config_redacts_uvicorn_and_keel_records(tmp_path: Path) 
     """What each `keel serve` worker applies (uvicorn's dictConfig), in a fresh process."""
     script = (
         "import logging, logging.config\n"
-        "from keel.redaction import uvicorn_log_config\n"
+        "from keel.core.redaction import uvicorn_log_config\n"
         "logging.config.dictConfig(uvicorn_log_config())\n"
         f"logging.getLogger('uvicorn.error').error('startup: redis://:{PASSWORD}@r:6379')\n"
         f"logging.getLogger('serving.runtime').warning('token {TOKEN} refused')\n"

@@ -20,11 +20,11 @@ import yaml
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.project import load_project
-from keel.project_checks import open_store
-from keel.server_process import server_process
-from keel.settings import Settings, get_settings
-from keel.workspace import Workspace
+from keel.core.project import load_project
+from keel.core.settings import Settings, get_settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.project_checks import open_store
+from keel.ops.server_process import server_process
 from registry.client import mlflow_client
 from registry.models import load_version
 from serving.log_sqlite import SqlitePredictionLog

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 from feast import FeatureStore
 
-from keel.project import load_project
-from keel.project_checks import open_store
-from keel.settings import Settings
+from keel.core.project import load_project
+from keel.core.settings import Settings
+from keel.feast_plumbing.project_checks import open_store
 from serving.direct_features import DirectRedisFeatures
 from serving.online_features import FeastOnlineFeatures
 from serving.runtime import feature_source, repo_redis_url

@@ -21,13 +21,13 @@ from feast import FeatureStore, FileSource
 from feast.infra.compute_engines.spark.compute import SparkComputeEngine
 from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
 
-from keel.data import generate_dataset
-from keel.demo import sample_customers
-from keel.feature_store import open_store, repo_config, repo_definitions
-from keel.features import apply_definitions, materialize
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.cli.demo_journey import sample_customers
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import open_store, repo_config, repo_definitions
+from keel.feast_plumbing.features import apply_definitions, materialize
 from serving.online_features import FeastOnlineFeatures
+from synthetic.churn_dataset import generate_dataset
 from synthetic.churn_labels import SnapshotPlan, churn_snapshots
 from tests.conftest import require_service, skip_or_fail
 from training.dataset import build_training_frame

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from feature_repo.on_demand import customer_derived
-from keel.data import generate_dataset
-from keel.feature_store import open_store
-from keel.features import apply_definitions
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import open_store
+from keel.feast_plumbing.features import apply_definitions
+from synthetic.churn_dataset import generate_dataset
 from synthetic.churn_labels import SnapshotPlan, churn_snapshots
 from training.dataset import build_training_frame
 

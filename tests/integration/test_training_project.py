@@ -18,9 +18,9 @@ from feast import FeatureService, FeatureStore
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.project import Project, load_project
-from keel.project_checks import check_model, read_labels
-from keel.settings import Settings, get_settings
+from keel.core.project import Project, load_project
+from keel.core.settings import Settings, get_settings
+from keel.feast_plumbing.project_checks import check_model, read_labels
 from monitoring.profile import load_reference_profile
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec

@@ -13,19 +13,19 @@ import pandas as pd
 import pytest
 from mlflow.tracking import _tracking_service
 
-from keel.data import generate_dataset
-from keel.errors import InvalidInput
-from keel.feature_store import open_store
-from keel.features import apply_definitions
-from keel.project import ModelSpec
-from keel.project_checks import service_schema
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.errors import InvalidInput
+from keel.core.project import ModelSpec
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.feature_store import open_store
+from keel.feast_plumbing.features import apply_definitions
+from keel.feast_plumbing.project_checks import service_schema
 from registry.aliases import alias_history
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec
 from serving import scorer_files
 from serving.scorer_files import ARTIFACT_DIR
+from synthetic.churn_dataset import generate_dataset
 from synthetic.churn_labels import LABEL, churn_model, write_churn_labels
 from training.labels import TIMESTAMP, LabelTable
 from training.model_train import ModelTrainResult, train_workspace_model

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from keel.settings import Settings
+from keel.core.settings import Settings
 from registry.models import LoadedModel
 from serving.keyed_bodies import keyed_bodies
 from serving.log_sqlite import SqlitePredictionLog

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from keel.atomic_files import atomic_path, write_text
+from keel.core.atomic_files import atomic_path, write_text
 
 
 class Boom(Exception):

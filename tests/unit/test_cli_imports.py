@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from keel.demo import DemoResult
+from keel.cli.demo_journey import DemoResult
 
 HEAVY = ("feast", "mlflow", "sklearn", "pandas")
 # (command, heavy libraries it may import): describe's label statistics use pandas.

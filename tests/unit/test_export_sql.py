@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from training.export_sql import probability_sql
 from training.models import gradient_boosting, logistic_regression
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keel.errors import InvalidInput, WorkspaceNotReady
+from keel.core.errors import InvalidInput, WorkspaceNotReady
 from synthetic.churn_features import build_feature_tables
 
 DAY = pd.Timedelta(days=1)

@@ -12,14 +12,14 @@ from feast.repo_config import load_repo_config
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.feature_store import (
+from keel.core.settings import Settings, get_settings
+from keel.feast_plumbing.feature_store import (
     CONFIG_FILES,
     REPO_DIR,
     expand_variables,
     feast_environment,
     repo_config,
 )
-from keel.settings import Settings, get_settings
 
 
 def profile_settings(tmp_path: Path, profile: str) -> Settings:

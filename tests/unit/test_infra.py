@@ -16,17 +16,17 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.errors import BackendUnavailable
-from keel.infra_config import (
+from keel.core.errors import BackendUnavailable
+from keel.core.settings import Settings
+from keel.ops.infra_config import (
     DEFAULT_ENV_FILE,
     StackConfig,
     load_stack_config,
     profile_databases,
 )
-from keel.infra_stack import api_env, mlflow_command, mlflow_env, up
-from keel.server_process import free_port
-from keel.settings import Settings
-from keel.supervisor import start_server, stop_server
+from keel.ops.infra_stack import api_env, mlflow_command, mlflow_env, up
+from keel.ops.server_process import free_port
+from keel.ops.supervisor import start_server, stop_server
 from registry.database import registry_database_url
 
 runner = CliRunner()

@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from keel.errors import InvalidProject, WorkspaceNotReady
-from keel.project import load_project
-from keel.settings import Settings
+from keel.core.errors import InvalidProject, WorkspaceNotReady
+from keel.core.project import load_project
+from keel.core.settings import Settings
 from synthetic.churn_labels import (
     SnapshotPlan,
     churn_model,

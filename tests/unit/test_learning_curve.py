@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keel.errors import InvalidInput
-from keel.settings import Settings
+from keel.core.errors import InvalidInput
+from keel.core.settings import Settings
 from training.learning_curve import PowerLaw, fit_power_law, format_examples, learning_curve
 from training.learning_curve_job import run_learning_curve, table_data
 from training.models import logistic_regression

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from keel.errors import InvalidInput
-from keel.model_choice import chosen_model_ref, model_name
-from keel.settings import Settings
+from keel.core.errors import InvalidInput
+from keel.core.model_choice import chosen_model_ref, model_name
+from keel.core.settings import Settings
 
 MODEL = """
   - name: {name}

@@ -11,7 +11,7 @@ import pytest
 from feast import FeatureView, Field, FileSource
 from feast.types import Float64
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from monitoring.ageing import declared_growth, elapsed_days, parse_growth
 from monitoring.drift import compute_drift
 from monitoring.profile import ReferenceProfile, build_reference_profile

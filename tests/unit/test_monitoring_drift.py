@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from monitoring.drift import DriftThresholds, compute_drift
 from monitoring.profile import ReferenceProfile, build_reference_profile
 

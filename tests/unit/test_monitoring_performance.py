@@ -12,7 +12,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from monitoring.inputs import predictions_task, read_predictions
 from monitoring.performance import (
     PerformanceReport,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from monitoring.profile import OTHER, ReferenceProfile, build_reference_profile
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from keel.errors import InvalidProject, ModelNotFound
-from keel.project import (
+from keel.core.errors import InvalidProject, ModelNotFound
+from keel.core.project import (
     CANDIDATES,
     Split,
     discover_project,

@@ -10,7 +10,7 @@ from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from keel.proto_values import encode_column, timestamp_cells, timestamp_nanos
+from keel.feast_plumbing.proto_values import encode_column, timestamp_cells, timestamp_nanos
 
 
 def _feast_bytes(column: pa.Array, value_type: ValueType) -> list[bytes]:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from keel.errors import AliasConflict, BackendUnavailable, InvalidInput, PromotionRefused
-from keel.settings import Settings
+from keel.core.errors import AliasConflict, BackendUnavailable, InvalidInput, PromotionRefused
+from keel.core.settings import Settings
 from registry.aliases import AliasMove, check_alias, resolve_actor, rollback_target
 from registry.database import is_database_uri, registry_database_url
 from registry.refs import ModelRef, parse_ref

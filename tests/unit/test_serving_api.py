@@ -19,8 +19,8 @@ from serving_fakes import (
     training_frame,
 )
 
-from keel.errors import InsecureConfiguration
-from keel.settings import Settings
+from keel.core.errors import InsecureConfiguration
+from keel.core.settings import Settings
 from monitoring.profile import build_reference_profile
 from monitoring.validation import Expectations
 from serving.app import create_app

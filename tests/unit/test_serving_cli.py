@@ -11,8 +11,8 @@ from test_serving_log import record
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.settings import get_settings
-from keel.workspace import Workspace
+from keel.core.settings import get_settings
+from keel.core.workspace import Workspace
 from serving.log_sqlite import SqlitePredictionLog
 
 runner = CliRunner()

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 import pytest
 from fastapi.testclient import TestClient
 
-from keel.settings import Settings
+from keel.core.settings import Settings
 from serving.app import create_app
 
 

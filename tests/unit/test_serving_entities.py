@@ -12,8 +12,8 @@ import pytest
 from pydantic import ValidationError
 from serving_fakes import FakeModels, loaded_model
 
-from keel.errors import InvalidInput, PayloadTooLarge, UnknownEntity
-from keel.settings import KeyedRoute
+from keel.core.errors import InvalidInput, PayloadTooLarge, UnknownEntity
+from keel.core.settings import KeyedRoute
 from serving.entity_request import entity_rows
 from serving.keyed_bodies import keyed_bodies
 from serving.model_service import Interface

@@ -11,8 +11,8 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 
-from keel.errors import InvalidInput
-from serving.entity_keys import EntityKeyEncoder
+from keel.core.errors import InvalidInput
+from keel.feast_plumbing.online_keys import EntityKeyEncoder
 
 
 def feast_key(keys: list[str], types: list[ValueType], values: list[Any]) -> bytes:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from keel.errors import WorkspaceNotReady
+from keel.core.errors import WorkspaceNotReady
 from serving.group_commit import GroupCommitter
 from serving.ids import new_prediction_id
 from serving.log_checkpoint import WalCheckpointer

@@ -14,8 +14,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from serving_fakes import FakeFeatures, loaded_model
 
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 from registry.client import mlflow_client
 from registry.models import LoadedModel
 from serving.log_sqlite import SqlitePredictionLog

@@ -5,14 +5,14 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from keel.backends import (
+from keel.core.backends import (
     feast_redis_connection,
     mlflow_tracking_uri,
     redact_url,
     sqlalchemy_postgres_url,
 )
-from keel.feature_store import repo_config
-from keel.settings import Settings
+from keel.core.settings import Settings
+from keel.feast_plumbing.feature_store import repo_config
 
 
 def test_relative_home_is_resolved_once_against_the_current_directory(

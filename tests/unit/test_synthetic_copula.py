@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 from synthetic.copula import GaussianCopula
 from synthetic.lab import synthesize_file
 from synthetic.report import build_report

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 from synthetic.churn import GeneratorConfig, RawTables, generate, write_raw_tables
 from synthetic.churn_labels import SnapshotPlan, label_snapshots, snapshot_times
 from synthetic.describe import Description, column_stats, describe_directory, describe_file

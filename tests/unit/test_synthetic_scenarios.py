@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.settings import get_settings
+from keel.core.settings import get_settings
 from synthetic.churn import GeneratorConfig, RawTables, generate, write_raw_tables
 from synthetic.churn_features import build_feature_tables
 from synthetic.scenarios import SCENARIO_NAMES, parse_scenario, parse_scenarios

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from keel.errors import KeelError, WorkspaceNotEmpty
-from keel.feature_store import spark_staging
-from keel.infra_config import InfraOptions, StackConfig
-from keel.settings import Settings
-from keel.workspace import ENTRIES, Workspace
+from keel.core.errors import KeelError, WorkspaceNotEmpty
+from keel.core.settings import Settings
+from keel.core.workspace import ENTRIES, Workspace
+from keel.feast_plumbing.feature_store import spark_staging
+from keel.ops.infra_config import InfraOptions, StackConfig
 from serving.model_files_cache import cache_root
 
 DIRECTORIES = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 
 
 def redact_url(url: str) -> str:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 
 Kind = Literal["integer", "number", "binary", "timestamp", "text", "any"]
 SUFFIXES = (".parquet", ".csv")

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from redis.cluster import RedisCluster
 
-from keel.proto_values import timestamp_nanos
+from keel.feast_plumbing.proto_values import timestamp_nanos
 
 CHUNK_ROWS = 1_000  # a script over 1,000 keys holds Redis for a few milliseconds
 Progress = Callable[[int], None]

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-from keel.errors import InsecureConfiguration
-from keel.settings import Settings
+from keel.core.errors import InsecureConfiguration
+from keel.core.settings import Settings
 
 DEFAULT_PASSWORDS = frozenset(
     {

@@ -18,12 +18,12 @@ from dotenv import dotenv_values
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import URL, make_url
 
-from keel.backends import is_tracking_server, redact_url, sqlalchemy_postgres_url
-from keel.errors import BackendUnavailable, InvalidInput
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.backends import is_tracking_server, redact_url, sqlalchemy_postgres_url
+from keel.core.errors import BackendUnavailable, InvalidInput
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 
-DEFAULT_ENV_FILE = Path(__file__).resolve().parents[1] / "infra" / "local-production.env"
+DEFAULT_ENV_FILE = Path(__file__).resolve().parents[2] / "infra" / "local-production.env"
 PROFILES = ("production",)
 SETTINGS_PREFIX = "KEEL_"
 INFRA_PREFIX = "KEEL_INFRA_"

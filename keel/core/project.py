@@ -21,7 +21,8 @@ models:
 Paths are relative to the directory of keel.yaml. The file is found by `find_project`:
 `KEEL_CONFIG` names it, else `keel.yaml` in the current directory, else there is none and Keel
 runs its built-in churn example. A malformed file is one `InvalidProject` line naming the file
-and the key. What the file says about the Feast repo is checked in `keel.project_checks`.
+and the key. What the file says about the Feast repo is checked in
+`keel.feast_plumbing.project_checks`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from pydantic import (
     model_validator,
 )
 
-from keel.errors import InvalidProject, ModelNotFound
+from keel.core.errors import InvalidProject, ModelNotFound
 
 FILE_NAME = "keel.yaml"
 CONFIG_ENV = "KEEL_CONFIG"

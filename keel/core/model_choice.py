@@ -3,9 +3,9 @@ its champion), else the only model of keel.yaml, else the built-in example's cha
 
 from __future__ import annotations
 
-from keel.errors import InvalidInput
-from keel.project import discover_project
-from keel.settings import Settings
+from keel.core.errors import InvalidInput
+from keel.core.project import discover_project
+from keel.core.settings import Settings
 
 DEFAULT_ALIAS = "champion"
 

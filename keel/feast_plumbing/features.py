@@ -4,7 +4,8 @@ Without a keel.yaml they work on Keel's churn repo for the workspace's profile; 
 `feature_repo`, a standard Feast repo used as Feast uses it (`apply_project`,
 `open_project_store`: its own feature_store.yaml, paths relative to the repo).
 
-Materialization is Keel's Redis writer (`keel.redis_materializer`: Feast's format and rules, 5-10x
+Materialization is Keel's Redis writer (`keel.feast_plumbing.redis_materializer`: Feast's format
+and rules, 5-10x
 Feast's rows/s in benchmarks/bench_materialize.py) when the online store is Redis fed by Feast's
 local engine; Feast's own `store.materialize` otherwise (SQLite, other engines, views with
 transforms).
@@ -26,13 +27,17 @@ from typing import Any
 
 from feast import FeatureStore
 
-from keel.errors import BackendUnavailable, InvalidInput, InvalidProject, WorkspaceNotReady
-from keel.feature_store import open_store, repo_definitions
-from keel.project import Project
-from keel.project_checks import open_store as open_project_store
-from keel.redis_materializer import RedisMaterializer, supports_view, uses_keel_writer
-from keel.service_checks import check_redis
-from keel.settings import Settings
+from keel.core.errors import BackendUnavailable, InvalidInput, InvalidProject, WorkspaceNotReady
+from keel.core.project import Project
+from keel.core.settings import Settings
+from keel.feast_plumbing.feature_store import open_store, repo_definitions
+from keel.feast_plumbing.project_checks import open_store as open_project_store
+from keel.feast_plumbing.redis_materializer import (
+    RedisMaterializer,
+    supports_view,
+    uses_keel_writer,
+)
+from keel.ops.service_checks import check_redis
 
 MATERIALIZE_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 logger = logging.getLogger(__name__)
@@ -55,7 +60,7 @@ class ApplySummary:
 def apply_definitions(settings: Settings) -> ApplySummary:
     """Register the repo's entities, views and services in Feast's registry, creating the
     profile's missing databases first (as `keel infra up` does, so either may come first)."""
-    from keel.infra_config import ensure_databases
+    from keel.ops.infra_config import ensure_databases
 
     created = ensure_databases(settings)
     store = open_store(settings)

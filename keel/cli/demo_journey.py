@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from keel.data import DataSummary, generate_dataset
-from keel.features import ApplySummary, apply_definitions, materialize
-from keel.server_process import running_server
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.feast_plumbing.features import ApplySummary, apply_definitions, materialize
+from keel.ops.server_process import running_server
 from serving.prediction_log import open_prediction_log
+from synthetic.churn_dataset import DataSummary, generate_dataset
 from synthetic.churn_labels import churn_model, write_churn_labels
 from training.model_train import ModelTrainResult, train_workspace_model
 

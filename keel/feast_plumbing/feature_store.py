@@ -19,11 +19,11 @@ from feast import FeatureService, FeatureStore, RepoConfig
 
 import feature_repo
 from feature_repo.definitions import Definitions, build
-from keel.backends import feast_redis_connection, mlflow_tracking_uri, sqlalchemy_postgres_url
-from keel.errors import WorkspaceNotReady
-from keel.service_checks import check_postgres
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.backends import feast_redis_connection, mlflow_tracking_uri, sqlalchemy_postgres_url
+from keel.core.errors import WorkspaceNotReady
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
+from keel.ops.service_checks import check_postgres
 
 REPO_DIR = Path(feature_repo.__file__).resolve().parent
 CONFIG_FILES = {
@@ -52,7 +52,7 @@ def repo_definitions(settings: Settings) -> Definitions:
 
 
 def feast_environment(settings: Settings, *, online_timeout: float | None = None) -> dict[str, str]:
-    """The environment variables the profile's `feature_store.yaml` and `churn.py` read (and,
+    """The environment variables the profile's `feature_store.yaml` and the repo's module read (and,
     for `spark`, PySpark's `PYSPARK_PYTHON`).
 
     Feast expands `${NAME}` in feature_store.yaml from the environment itself, so with these

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from keel.errors import BackendUnavailable
+from keel.core.errors import BackendUnavailable
 
 
 @dataclass(frozen=True)

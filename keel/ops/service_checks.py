@@ -4,8 +4,8 @@ password, the setting that holds it, and what to do."""
 
 from __future__ import annotations
 
-from keel.backends import redact_url
-from keel.errors import BackendUnavailable
+from keel.core.backends import redact_url
+from keel.core.errors import BackendUnavailable
 
 CONNECT_TIMEOUT_S = 5
 

@@ -4,7 +4,7 @@
 `$KEEL_HOME/infra/mlflow-artifacts`) and waits for its `/health`, then `keel serve --workers N`
 on the production profile pointed at it and waits for `/healthz`; Redis and PostgreSQL are the
 machine's own. Each server leads its own process group (its workers are in it) and is recorded
-in `$KEEL_HOME/infra/<name>.json` (see `keel.supervisor`), so `status` and `down` work from any
+in `$KEEL_HOME/infra/<name>.json` (see `keel.ops.supervisor`), so `status` and `down` work from any
 later shell.
 """
 
@@ -16,10 +16,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from keel.errors import BackendUnavailable
-from keel.infra_config import StackConfig, ensure_databases
-from keel.server_process import settings_env
-from keel.supervisor import (
+from keel.core.errors import BackendUnavailable
+from keel.ops.infra_config import StackConfig, ensure_databases
+from keel.ops.server_process import settings_env
+from keel.ops.supervisor import (
     ProcessRecord,
     health,
     port_in_use,
@@ -143,7 +143,7 @@ def _features_applied(config: StackConfig) -> str | None:
     """None when Feast's registry holds the feature service the API serves, else why not."""
     from feast.errors import FeatureServiceNotFoundException
 
-    from keel.feature_store import open_store
+    from keel.feast_plumbing.feature_store import open_store
 
     store = open_store(config.settings)
     try:

@@ -20,7 +20,7 @@ from feast.protos.feast.types.Value_pb2 import ValueType as ProtoValueType
 from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 
-from keel.errors import InvalidInput
+from keel.core.errors import InvalidInput
 
 _UINT32 = struct.Struct("<I")
 _INT64 = struct.Struct("<q")

@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from keel.atomic_files import write_text
+from keel.core.atomic_files import write_text
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = "manifest.json"
 
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from keel.provenance import write_manifest
-from keel.settings import Settings
-from keel.workspace import Workspace
+from keel.core.provenance import write_manifest
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 from synthetic.churn import GeneratorConfig, generate, write_raw_tables
 from synthetic.churn_features import FeatureTables, build_feature_tables
 from synthetic.churn_labels import SnapshotPlan

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from keel.errors import BackendUnavailable, InvalidInput
-from keel.settings import Settings
+from keel.core.errors import BackendUnavailable, InvalidInput
+from keel.core.settings import Settings
 
 
 def check_can_bind(host: str, port: int) -> None:
@@ -46,18 +46,18 @@ def check_servable(settings: Settings) -> None:
     """What the server needs before it starts, as one `KeelError` instead of a failed start-up:
     the feature service of each model applied in Feast's registry (whose database must answer):
     keel.yaml's models in its repo, else the churn example's in the workspace."""
-    from keel.project import discover_project
+    from keel.core.project import discover_project
 
     project = discover_project()
     if project is None:
-        from keel.feature_store import open_store, require_feature_service
+        from keel.feast_plumbing.feature_store import open_store, require_feature_service
 
         require_feature_service(open_store(settings), settings.feature_service)
         return
     from feast.errors import FeatureServiceNotFoundException
 
-    from keel.errors import UnknownFeatureService
-    from keel.project_checks import open_store as open_project_store
+    from keel.core.errors import UnknownFeatureService
+    from keel.feast_plumbing.project_checks import open_store as open_project_store
 
     store = open_project_store(project)
     for model in project.models:

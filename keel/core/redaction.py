@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from keel.settings import Settings
+from keel.core.settings import Settings
 
 MASK = "***"
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^:@/\s]*:)[^@\s/]+(?=@)")
@@ -72,7 +72,7 @@ class RedactingFilter(logging.Filter):
     def from_settings(cls, settings: Settings | None = None) -> RedactingFilter:
         """The filter for the process settings (the factory uvicorn's log config names)."""
         if settings is None:
-            from keel.settings import get_settings
+            from keel.core.settings import get_settings
 
             settings = get_settings()
         return cls(configured_secrets(settings))
@@ -149,7 +149,7 @@ def uvicorn_log_config(level: str = "INFO", *, quiet: Iterable[str] = ()) -> dic
     from uvicorn.config import LOGGING_CONFIG
 
     config: dict[str, Any] = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": "keel.redaction.RedactingFilter.from_settings"}}
+    config["filters"] = {"redact": {"()": "keel.core.redaction.RedactingFilter.from_settings"}}
     config["formatters"]["keel"] = {"format": _LOG_FORMAT}
     config["handlers"]["keel"] = {
         "class": "logging.StreamHandler",

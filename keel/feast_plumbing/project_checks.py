@@ -25,9 +25,9 @@ from feast.feature_view import DUMMY_ENTITY_ID
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.types import Bool, Float32, Float64, Int32, Int64, PrimitiveFeastType, String
 
-from keel.errors import InvalidInput, InvalidLabels, InvalidProject, UnknownFeatureService
-from keel.input_files import Column, Kind, check_column, check_unique, read_frame
-from keel.project import ModelSpec, Project
+from keel.core.errors import InvalidInput, InvalidLabels, InvalidProject, UnknownFeatureService
+from keel.core.input_files import Column, Kind, check_column, check_unique, read_frame
+from keel.core.project import ModelSpec, Project
 
 logger = logging.getLogger(__name__)
 

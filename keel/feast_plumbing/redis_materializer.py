@@ -6,9 +6,10 @@ observable part of Feast's path and changes only how the work is done:
 
 - rows: the offline store's own `pull_latest_from_table_or_query` (the latest row per entity in
   [start, end], created timestamp as tie-break: the rows Feast's engine dedups to);
-- values: whole columns encoded to the same `ValueProto` bytes (`keel.proto_values`);
+- values: whole columns encoded to the same `ValueProto` bytes (`keel.feast_plumbing.proto_values`);
 - keys and fields: Feast's serialized entity key + project, `mmh3("view:feature")`, `_ts:view`;
-- writes: per chunk of keys, one read of the stored `_ts` and one write (`keel.redis_writer`);
+- writes: per chunk of keys, one read of the stored `_ts` and one write
+  (`keel.feast_plumbing.redis_writer`);
   like Feast, a row is skipped when the stored `_ts` is as new or newer (unless `skip_dedup`),
   and keys get `key_ttl_seconds` if configured;
 - registry: the view's state moves to MATERIALIZING and then, with the interval recorded by
@@ -40,8 +41,8 @@ from feast.repo_config import RepoConfig
 from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 
-from keel.proto_values import encode_column, timestamp_cells
-from keel.redis_writer import CHUNK_ROWS, EncodedRows, Progress, write_rows
+from keel.feast_plumbing.proto_values import encode_column, timestamp_cells
+from keel.feast_plumbing.redis_writer import CHUNK_ROWS, EncodedRows, Progress, write_rows
 
 logger = logging.getLogger(__name__)
 

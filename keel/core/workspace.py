@@ -11,8 +11,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from keel.errors import WorkspaceNotEmpty
-from keel.settings import Settings
+from keel.core.errors import WorkspaceNotEmpty
+from keel.core.settings import Settings
 
 DATA = "data"
 FEAST = "feast"
@@ -39,7 +39,7 @@ class Workspace:
 
     @property
     def raw_dir(self) -> Path:
-        """Raw business tables (customers, activity, tickets, churn events)."""
+        """Raw business tables of the built-in example (its generator's output)."""
         return self.home / DATA / "raw"
 
     @property
