@@ -32,7 +32,7 @@ from redis.retry import Retry
 
 from keel.core.backends import redact_url
 from keel.core.errors import InvalidInput, WorkspaceNotReady
-from keel.feast_plumbing.online_keys import EntityKeyEncoder
+from keel.feast_plumbing.online_keys import EntityKeyEncoder, redis_key_suffix
 from serving.on_demand_views import DirectReadsUnsupported, OnDemandView, feast_values
 from serving.online_features import Features, online_store_errors
 
@@ -421,7 +421,7 @@ class DirectRedisFeatures(DirectFeatures):
     def _read(
         self, wanted: list[tuple[ViewRead, list[bytes]]]
     ) -> list[dict[bytes, dict[str, Any]]]:
-        suffix = self._project.encode()
+        suffix = redis_key_suffix(self._project)
         pipe = self._client.pipeline(transaction=False)
         for read, keys in wanted:
             fields = self._fields[id(read)]

@@ -1,4 +1,8 @@
-"""Feast's serialized entity keys, built without a protobuf per key.
+"""Feast's online key format in one place: written by the materializer, read by serving.
+
+`redis_keys` gives the Redis key of every row of a materialized table (whole columns at a time);
+`EntityKeyEncoder` gives serving's readers the key of one requested entity; `redis_key_suffix`
+is what both append for Redis. Serialized entity keys are built without a protobuf per key:
 
 `feast.infra.key_encoding_utils.serialize_entity_key` (version 3): the number of join keys, then
 each join key name (sorted) as a STRING, then each value (in the same order) as type, length and
@@ -14,9 +18,14 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
+import pyarrow as pa
+from feast import FeatureView
 from feast.infra.key_encoding_utils import serialize_entity_key
+from feast.infra.online_stores.helpers import _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+from feast.protos.feast.types.Value_pb2 import Value
 from feast.protos.feast.types.Value_pb2 import ValueType as ProtoValueType
+from feast.repo_config import RepoConfig
 from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 
@@ -103,3 +112,59 @@ class EntityKeyEncoder:
             return serialize_entity_key(key, entity_key_serialization_version=self._version)
         except ValueError as error:
             raise InvalidInput(f"join keys {self.join_keys}: {error}") from error
+
+
+def redis_key_suffix(project: str) -> bytes:
+    """What Feast's Redis online store appends to a serialized entity key: the project name."""
+    return project.encode("utf-8")
+
+
+def _single_int64_key_prefix(name: str, version: int) -> bytes | None:
+    """The bytes before the 8 value bytes of a one-int64 entity key, if Feast's layout is that."""
+    probes = (0, 0x0102030405060708)
+    serialized = [
+        serialize_entity_key(
+            EntityKey(join_keys=[name], entity_values=[Value(int64_val=v)]),
+            entity_key_serialization_version=version,
+        )
+        for v in probes
+    ]
+    prefix = serialized[0][:-8]
+    if all(s == prefix + struct.pack("<q", v) for s, v in zip(serialized, probes, strict=True)):
+        return prefix
+    return None
+
+
+def redis_keys(table: pa.Table, view: FeatureView, config: RepoConfig) -> list[bytes]:
+    """Feast's Redis key (serialized entity key + project) of every row."""
+    join_keys = {col.name: col.dtype.to_value_type() for col in view.entity_columns}
+    version = config.entity_key_serialization_version
+    project = redis_key_suffix(config.project)
+    if len(join_keys) == 1:
+        ((name, value_type),) = join_keys.items()
+        column = table.column(name)
+        prefix = _single_int64_key_prefix(name, version)
+        if (
+            value_type == ValueType.INT64
+            and prefix is not None
+            and pa.types.is_integer(column.type)
+            and not pa.types.is_uint64(column.type)
+            and column.null_count == 0
+        ):
+            packed = column.to_numpy().astype("<i8").tobytes()
+            return [prefix + packed[i : i + 8] + project for i in range(0, len(packed), 8)]
+    values = {
+        name: python_values_to_proto_values(
+            table.column(name).to_numpy(zero_copy_only=False), value_type
+        )
+        for name, value_type in join_keys.items()
+    }
+    names = list(join_keys)
+    return [
+        _redis_key(
+            config.project,
+            EntityKey(join_keys=names, entity_values=[values[n][i] for n in names]),
+            entity_key_serialization_version=version,
+        )
+        for i in range(table.num_rows)
+    ]

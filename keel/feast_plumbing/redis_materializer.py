@@ -7,7 +7,8 @@ observable part of Feast's path and changes only how the work is done:
 - rows: the offline store's own `pull_latest_from_table_or_query` (the latest row per entity in
   [start, end], created timestamp as tie-break: the rows Feast's engine dedups to);
 - values: whole columns encoded to the same `ValueProto` bytes (`keel.feast_plumbing.proto_values`);
-- keys and fields: Feast's serialized entity key + project, `mmh3("view:feature")`, `_ts:view`;
+- keys and fields: Feast's serialized entity key + project (`keel.feast_plumbing.online_keys`,
+  where serving's readers build the same keys), `mmh3("view:feature")`, `_ts:view`;
 - writes: per chunk of keys, one read of the stored `_ts` and one write
   (`keel.feast_plumbing.redis_writer`);
   like Feast, a row is skipped when the stored `_ts` is as new or newer (unless `skip_dedup`),
@@ -21,7 +22,6 @@ tests/integration/test_redis_materializer.py proves the Redis hashes byte-identi
 from __future__ import annotations
 
 import logging
-import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,16 +31,12 @@ import pyarrow as pa
 from feast import FeatureStore, FeatureView, utils
 from feast.data_source import DataSource
 from feast.feature_view import FeatureViewState
-from feast.infra.key_encoding_utils import serialize_entity_key
 from feast.infra.offline_stores.offline_utils import get_offline_store_from_config
-from feast.infra.online_stores.helpers import _mmh3, _redis_key, compute_versioned_name
+from feast.infra.online_stores.helpers import _mmh3, compute_versioned_name
 from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreConfig
-from feast.protos.feast.types.EntityKey_pb2 import EntityKey
-from feast.protos.feast.types.Value_pb2 import Value
 from feast.repo_config import RepoConfig
-from feast.type_map import python_values_to_proto_values
-from feast.value_type import ValueType
 
+from keel.feast_plumbing.online_keys import redis_keys
 from keel.feast_plumbing.proto_values import encode_column, timestamp_cells
 from keel.feast_plumbing.redis_writer import CHUNK_ROWS, EncodedRows, Progress, write_rows
 
@@ -111,57 +107,6 @@ def latest_rows(store: FeatureStore, view: FeatureView, start: datetime, end: da
     table = job.to_arrow()
     mapping = source.field_mapping or {}
     return table.rename_columns([mapping.get(name, name) for name in table.column_names])
-
-
-def _single_int64_key_prefix(name: str, version: int) -> bytes | None:
-    """The bytes before the 8 value bytes of a one-int64 entity key, if Feast's layout is that."""
-    probes = (0, 0x0102030405060708)
-    serialized = [
-        serialize_entity_key(
-            EntityKey(join_keys=[name], entity_values=[Value(int64_val=v)]),
-            entity_key_serialization_version=version,
-        )
-        for v in probes
-    ]
-    prefix = serialized[0][:-8]
-    if all(s == prefix + struct.pack("<q", v) for s, v in zip(serialized, probes, strict=True)):
-        return prefix
-    return None
-
-
-def redis_keys(table: pa.Table, view: FeatureView, config: RepoConfig) -> list[bytes]:
-    """Feast's Redis key (serialized entity key + project) of every row."""
-    join_keys = {col.name: col.dtype.to_value_type() for col in view.entity_columns}
-    version = config.entity_key_serialization_version
-    project = config.project.encode("utf-8")
-    if len(join_keys) == 1:
-        ((name, value_type),) = join_keys.items()
-        column = table.column(name)
-        prefix = _single_int64_key_prefix(name, version)
-        if (
-            value_type == ValueType.INT64
-            and prefix is not None
-            and pa.types.is_integer(column.type)
-            and not pa.types.is_uint64(column.type)
-            and column.null_count == 0
-        ):
-            packed = column.to_numpy().astype("<i8").tobytes()
-            return [prefix + packed[i : i + 8] + project for i in range(0, len(packed), 8)]
-    values = {
-        name: python_values_to_proto_values(
-            table.column(name).to_numpy(zero_copy_only=False), value_type
-        )
-        for name, value_type in join_keys.items()
-    }
-    names = list(join_keys)
-    return [
-        _redis_key(
-            config.project,
-            EntityKey(join_keys=names, entity_values=[values[n][i] for n in names]),
-            entity_key_serialization_version=version,
-        )
-        for i in range(table.num_rows)
-    ]
 
 
 def encode_rows(table: pa.Table, view: FeatureView, config: RepoConfig) -> EncodedRows:

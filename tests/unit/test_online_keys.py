@@ -1,4 +1,5 @@
-"""Entity keys serialized by `EntityKeyEncoder` are byte for byte Feast's own."""
+"""Feast's online key format: `EntityKeyEncoder` (serving) and `redis_keys` (the materializer)
+build Feast's own bytes, and the same bytes as each other."""
 
 from __future__ import annotations
 
@@ -65,3 +66,60 @@ def test_a_missing_value_names_the_join_key() -> None:
 def test_one_type_per_join_key() -> None:
     with pytest.raises(ValueError, match="one value type per join key"):
         EntityKeyEncoder(["a", "b"], [ValueType.STRING], version=3)
+
+
+def _view(keys: list[str], types: list[Any]) -> Any:
+    from datetime import timedelta
+
+    from feast import Entity, FeatureView, Field, FileSource
+    from feast.types import Float64
+
+    entities = [Entity(name=f"e_{k}", join_keys=[k]) for k in keys]
+    return FeatureView(
+        name="v",
+        entities=entities,
+        schema=[Field(name=k, dtype=t) for k, t in zip(keys, types, strict=True)]
+        + [Field(name="x", dtype=Float64)],
+        source=FileSource(path="unused.parquet", timestamp_field="ts"),
+        ttl=timedelta(days=1),
+    )
+
+
+@pytest.mark.parametrize(
+    ("keys", "value_types", "columns"),
+    [
+        (["customer_id"], [ValueType.INT64], {"customer_id": [1, 17, 2**40]}),
+        (["courier_id"], [ValueType.STRING], {"courier_id": ["c-1", "ünï", ""]}),
+        (
+            ["zone_id", "courier_id"],
+            [ValueType.STRING, ValueType.STRING],
+            {"zone_id": ["z-1", "z-2"], "courier_id": ["c-9", "c-8"]},
+        ),
+    ],
+)
+def test_materializer_and_reader_build_the_same_redis_keys(
+    keys: list[str], value_types: list[ValueType], columns: dict[str, list[Any]]
+) -> None:
+    """What the materializer writes is what serving reads: one format, one module."""
+    import pyarrow as pa
+    from feast import RepoConfig
+    from feast.types import Int64, String
+
+    from keel.feast_plumbing.online_keys import redis_key_suffix, redis_keys
+
+    feast_types = [Int64 if t == ValueType.INT64 else String for t in value_types]
+    config = RepoConfig(
+        project="shop",
+        provider="local",
+        registry="unused.db",
+        online_store={"type": "redis"},
+        entity_key_serialization_version=3,
+    )
+    written = redis_keys(pa.table(columns), _view(keys, feast_types), config)
+    encoder = EntityKeyEncoder(keys, value_types, version=3)
+    rows = zip(*(columns[k] for k in keys), strict=True)
+    read = [encoder.encode(list(row)) + redis_key_suffix("shop") for row in rows]
+    assert written == read
+    assert written[0].endswith(b"shop") and written[0][:-4] == feast_key(
+        keys, value_types, [columns[k][0] for k in keys]
+    )
