@@ -28,7 +28,23 @@ logger = logging.getLogger(__name__)
 
 def log_compiled_scorer(client: MlflowClient, name: str, version: str, pipeline: Pipeline) -> bool:
     """Compile `pipeline` (registered as `name` version `version`) and log its scorer with the
-    version's model files; False, with the reason logged, when there is nothing to log."""
+    version's model files; False, with the reason logged, when there is nothing to log or the
+    artifact store refused it (the version is registered already: a server then compiles at
+    load, as for a version trained before scorer artifacts, instead of training failing here)."""
+    try:
+        return _log_compiled_scorer(client, name, version, pipeline)
+    except Exception as error:  # any failure: serving compiles at load
+        logger.warning(
+            "model %s v%s: compiled scorer not logged (%s: %s); a server compiles it at load",
+            name,
+            version,
+            type(error).__name__,
+            error,
+        )
+        return False
+
+
+def _log_compiled_scorer(client: MlflowClient, name: str, version: str, pipeline: Pipeline) -> bool:
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
 
     label = f"model {name} v{version}"

@@ -142,3 +142,25 @@ def test_a_stale_corrupt_or_missing_registered_scorer_is_compiled_at_load_saying
     with caplog.at_level(logging.INFO, logger="serving"):
         again = files._open("4", run_id="r4", tags={}, alias=None)
     assert not again.source.loaded and "compiling at load" not in caplog.text
+
+
+def test_an_artifact_store_that_refuses_the_scorer_leaves_training_going(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The version is registered already: a failed upload is a warning (a server compiles at
+    load), not a training run failing after registration."""
+    import pandas as pd
+    from sklearn.dummy import DummyClassifier
+    from sklearn.pipeline import Pipeline
+
+    class RefusingClient:
+        def get_model_version_download_uri(self, name: str, version: str) -> str:
+            raise OSError("artifact store is read-only")
+
+    pipeline = Pipeline([("model", DummyClassifier(strategy="prior"))])
+    pipeline.fit(pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0]}), [0, 1, 0, 0])
+    with caplog.at_level(logging.WARNING, logger="training.scorer_artifact"):
+        assert log_compiled_scorer(RefusingClient(), "m", "3", pipeline) is False  # type: ignore[arg-type]
+    assert "model m v3: compiled scorer not logged (OSError: artifact store is read-only)" in (
+        caplog.text
+    )
