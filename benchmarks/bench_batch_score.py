@@ -106,16 +106,17 @@ def point_in_time_frame(home: Path, rows: int) -> tuple[float, pd.DataFrame]:
     """The customers' features as of `AS_OF`, from the offline store as `keel score` reads them."""
     from keel.core.settings import Settings
     from keel.feast_plumbing.feature_store import open_store
-    from serving.online_features import KEY, REQUEST_FIELD
+    from serving.online_features import REQUEST_FIELD
     from training.dataset import normalise_entity_frame
 
     settings = Settings(home=home)
+    key = settings.keyed_route.key
     store = open_store(settings)
     service = store.get_feature_service(settings.feature_service)
     entities = normalise_entity_frame(
         pd.DataFrame(
             {
-                KEY: np.arange(1, rows + 1),
+                key: np.arange(1, rows + 1),
                 "event_timestamp": AS_OF,
                 REQUEST_FIELD: int(AS_OF.timestamp()),
             }
@@ -123,7 +124,7 @@ def point_in_time_frame(home: Path, rows: int) -> tuple[float, pd.DataFrame]:
     )
     started = time.perf_counter()
     frame = store.get_historical_features(entity_df=entities, features=service).to_df()
-    return time.perf_counter() - started, frame.sort_values(KEY, ignore_index=True)
+    return time.perf_counter() - started, frame.sort_values(key, ignore_index=True)
 
 
 def line(what: str, seconds: float, rows: int) -> None:

@@ -11,7 +11,7 @@ found in the log.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from training.dataset import normalise_entity_frame
 
 TIMESTAMP = "event_timestamp"
 Progress = Callable[[int, int], None]
+Step = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ def _ignore(done: int, total: int) -> None:
     return None
 
 
+def _no_step(step: str) -> None:
+    return None
+
+
 def score_entities(
     settings: Settings,
     *,
@@ -171,10 +176,14 @@ def score_entities(
     as_of: datetime,
     output: Path,
     chunk_size: int = 2000,
+    block_size: int = 250_000,
     on_progress: Progress = _ignore,
+    on_step: Step = _no_step,
 ) -> BatchSummary:
     """Score `entities` (`read_entities`) as of `as_of` with `target`'s champion on `service`'s
-    point-in-time features; log every score; write `output`."""
+    point-in-time features; log every score; write `output`. The features are read in one
+    offline-store call per block of `block_size` entities (each call scans the feature tables
+    whole; the block bounds memory), then scored and logged `chunk_size` at a time."""
     if as_of.tzinfo is None:
         raise InvalidInput(f"--as-of {as_of.isoformat()}: give a time zone, e.g. ...Z")
     keys = target.key_names
@@ -186,6 +195,7 @@ def score_entities(
     cache.refresh()
     served = cache.current.champion  # type: ignore[union-attr]
     model = served.model
+    columns = list(model.feature_columns)
     version = model.version
     batch_id = new_prediction_id()
     commit = code_commit()
@@ -194,36 +204,40 @@ def score_entities(
     total = len(entities)
     on_progress(0, total)  # everything is open: the scoring itself starts
     try:
-        for start in range(0, total, chunk_size):
-            chunk = entities.iloc[start : start + chunk_size]
-            ids = list(zip(*(chunk[key].tolist() for key in keys), strict=True))
+        for block_start in range(0, total, block_size):
+            block = entities.iloc[block_start : block_start + block_size]
+            on_step(f"reading point-in-time features for {len(block):,} {target.plural}")
             frame = store.get_historical_features(
-                entity_df=_entity_frame(chunk, as_of, scoring_time), features=service
+                entity_df=_entity_frame(block, as_of, scoring_time), features=service
             ).to_df()
-            rows = {tuple(row[key] for key in keys): row for row in frame.to_dict("records")}
-            known = [i for i in ids if _has_features(rows.get(i), stored)]
-            feature_rows = [
-                {n: _plain(rows[i].get(n)) for n in model.feature_columns} for i in known
-            ]
-            scores = served.scorer(feature_rows) if feature_rows else []
-            records = [
-                served.record(
-                    entity=dict(zip(keys, entity, strict=True)),
-                    score=score,
-                    features=features,
-                    created_at=as_of,
-                    code_commit=commit,
-                    request_id=f"batch:{batch_id}",
-                    served_by="champion",
-                )
-                for entity, features, score in zip(known, feature_rows, scores, strict=True)
-            ]
-            log.append(records)
-            by_entity = dict(zip(known, records, strict=True))
-            for entity in ids:
-                found = by_entity.get(entity)
-                results.append(_result(target, keys, entity, found, served.task, version, as_of))
-            on_progress(min(start + chunk_size, total), total)
+            features = _BlockFeatures(frame, keys, columns, stored)
+            on_step("scoring")
+            for start in range(0, len(block), chunk_size):
+                chunk = block.iloc[start : start + chunk_size]
+                ids = list(zip(*(chunk[key].tolist() for key in keys), strict=True))
+                known = [i for i in ids if features.known(i)]
+                feature_rows = [features.row(i) for i in known]
+                scores = served.scorer(feature_rows) if feature_rows else []
+                records = [
+                    served.record(
+                        entity=dict(zip(keys, entity, strict=True)),
+                        score=score,
+                        features=row,
+                        created_at=as_of,
+                        code_commit=commit,
+                        request_id=f"batch:{batch_id}",
+                        served_by="champion",
+                    )
+                    for entity, row, score in zip(known, feature_rows, scores, strict=True)
+                ]
+                log.append(records)
+                by_entity = dict(zip(known, records, strict=True))
+                for entity in ids:
+                    found = by_entity.get(entity)
+                    results.append(
+                        _result(target, keys, entity, found, served.task, version, as_of)
+                    )
+                on_progress(block_start + min(start + chunk_size, len(block)), total)
     finally:
         log.close()
     _write(pd.DataFrame(results), output, target)
@@ -231,6 +245,42 @@ def score_entities(
     return BatchSummary(
         batch_id, model.name, model.version, len(results) - unknown, unknown, output
     )
+
+
+class _BlockFeatures:
+    """A block's point-in-time frame, converted once column by column: each entity's position,
+    whether any stored feature was found for it, and its model features as plain Python values
+    (None where missing), the rows the scorer and the log take."""
+
+    def __init__(
+        self, frame: pd.DataFrame, keys: list[str], columns: list[str], stored: list[str]
+    ) -> None:
+        entity_keys = zip(*(frame[key].tolist() for key in keys), strict=True)
+        self._position = {entity: i for i, entity in enumerate(entity_keys)}
+        found = [name for name in stored if name in frame.columns]
+        self._found = frame[found].notna().any(axis=1).tolist()
+        self._columns = columns
+        self._values = list(zip(*(_plain_column(frame, name) for name in columns), strict=True))
+
+    def known(self, entity: tuple[Any, ...]) -> bool:
+        """Whether Feast found any stored feature for `entity` (some offline stores leave out
+        the rows of entities they found nothing for)."""
+        position = self._position.get(entity)
+        return position is not None and self._found[position]
+
+    def row(self, entity: tuple[Any, ...]) -> dict[str, Any]:
+        return dict(zip(self._columns, self._values[self._position[entity]], strict=True))
+
+
+def _plain_column(frame: pd.DataFrame, name: str) -> list[Any]:
+    """Column `name` as Python values, None where missing or absent from the frame."""
+    if name not in frame.columns:
+        return [None] * len(frame)
+    series = frame[name]
+    values = series.astype(object).where(series.notna(), None).tolist()
+    if series.dtype == object:  # may hold NumPy scalars
+        values = [_plain(value) for value in values]
+    return values
 
 
 def _open_store(settings: Settings, target: ScoreTarget) -> FeatureStore:
@@ -265,12 +315,6 @@ def _entity_frame(chunk: pd.DataFrame, as_of: datetime, scoring_time: bool) -> p
     if scoring_time:
         frame[REQUEST_FIELD] = int(as_of.timestamp())
     return normalise_entity_frame(frame)
-
-
-def _has_features(row: Mapping[Hashable, Any] | None, stored: list[str]) -> bool:
-    """Whether Feast found any stored feature for an entity (some offline stores leave out the
-    rows of entities they found nothing for)."""
-    return row is not None and any(pd.notna(row.get(name)) for name in stored)
 
 
 def _plain(value: Any) -> Any:

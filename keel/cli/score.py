@@ -50,11 +50,18 @@ def score_command(
         )
         task = progress.add_task("scoring", total=len(entities), start=False)
 
-        def on_progress(done: int, _total: int) -> None:
+        def show() -> None:
             if not progress.live.is_started:  # shown once the store, model and log are open
                 progress.start()
                 progress.start_task(task)
+
+        def on_progress(done: int, _total: int) -> None:
+            show()
             progress.update(task, completed=done)
+
+        def on_step(step: str) -> None:  # the clock ticks on during a long step
+            show()
+            progress.update(task, description=step)
 
         try:
             summary = score_entities(
@@ -64,6 +71,7 @@ def score_command(
                 as_of=moment,
                 output=output,
                 on_progress=on_progress,
+                on_step=on_step,
             )
         finally:
             if progress.live.is_started:

@@ -16,6 +16,7 @@ from keel.core.workspace import Workspace
 from keel.feast_plumbing.feature_store import open_store
 from registry.client import mlflow_client
 from registry.models import load_alias
+from serving.batch_scoring import keyed_target, score_entities
 from serving.log_sqlite import SqlitePredictionLog
 
 pytestmark = pytest.mark.e2e
@@ -82,3 +83,37 @@ def test_keel_score_scores_point_in_time_and_logs_the_batch(
         version, request_id, probability = logged[row.prediction_id]
         assert version == model.version and request_id.startswith("batch:")
         assert probability == row.churn_probability
+
+
+def test_keel_score_reads_the_features_block_by_block_with_the_same_output(
+    journey: DemoResult, tmp_path: Path
+) -> None:
+    settings = copy_workspace(journey.settings, tmp_path / "home")
+    target = keyed_target(settings)
+    customers = [*sample_customers(settings, 9), UNKNOWN_CUSTOMER]
+    entities = pd.DataFrame({"customer_id": customers})
+    as_of = pd.Timestamp.now(tz="UTC").floor("s").to_pydatetime()
+    steps: list[str] = []
+    progress: list[int] = []
+    outputs: dict[int, pd.DataFrame] = {}
+    for block_size, chunk_size in ((250_000, 2000), (4, 3)):
+        out = tmp_path / f"scores_{block_size}.parquet"
+        score_entities(
+            settings,
+            target=target,
+            entities=entities,
+            as_of=as_of,
+            output=out,
+            chunk_size=chunk_size,
+            block_size=block_size,
+            on_progress=lambda done, _total: progress.append(done),
+            on_step=steps.append,
+        )
+        outputs[block_size] = pd.read_parquet(out).drop(columns="prediction_id")
+    pd.testing.assert_frame_equal(outputs[4], outputs[250_000])
+    assert outputs[4]["error"].notna().tolist() == [False] * 9 + [True]
+    reading = "reading point-in-time features for {} customers"
+    assert steps == [reading.format(10), "scoring"] + [
+        step for n in (4, 4, 2) for step in (reading.format(n), "scoring")
+    ]  # one offline-store call per block, each shown as a step
+    assert progress == [0, 10, 0, 3, 4, 7, 8, 10]  # chunks within each block
