@@ -151,26 +151,29 @@ def test_keel_reads_what_feast_cli_applied_and_materialized(
     assert online["logins_30d"] == [int(latest(settings, ACTIVITY_TABLE, customer)["logins_30d"])]
 
 
-def registry_contents(settings: Settings) -> dict[str, bytes]:
-    """The registered objects' specs by name (sources without their `meta` times, which Feast
-    rewrites on every apply; on-demand transforms by their source text)."""
+def registry_contents(settings: Settings) -> dict[str, str]:
+    """The registered objects' specs by name, as protobuf text so that a difference reads as one
+    (sources without their `meta` times, which Feast rewrites on every apply; on-demand
+    transforms by their source text)."""
+    from google.protobuf import text_format
+
     store = open_store(settings)
-    contents: dict[str, bytes] = {}
+    contents: dict[str, str] = {}
     for entity in store.list_entities():
-        contents[f"entity {entity.name}"] = entity.to_proto().spec.SerializeToString()
+        contents[f"entity {entity.name}"] = text_format.MessageToString(entity.to_proto().spec)
     for view in store.list_feature_views():
         spec = view.to_proto().spec
         spec.batch_source.ClearField("meta")
-        contents[f"view {view.name}"] = spec.SerializeToString()
+        contents[f"view {view.name}"] = text_format.MessageToString(spec)
     for odfv in store.list_on_demand_feature_views():
         udf = odfv.feature_transformation.udf_string  # type: ignore[union-attr]
         fields = ",".join(f"{f.name}:{f.dtype}" for f in odfv.features)
-        contents[f"on-demand {odfv.name}"] = f"{fields}\n{udf}".encode()
+        contents[f"on-demand {odfv.name}"] = f"{fields}\n{udf}"
     for service in store.list_feature_services():
         spec = service.to_proto().spec
         for projection in spec.features:
             projection.batch_source.ClearField("meta")
-        contents[f"service {service.name}"] = spec.SerializeToString()
+        contents[f"service {service.name}"] = text_format.MessageToString(spec)
     return contents
 
 

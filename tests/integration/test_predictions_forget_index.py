@@ -4,7 +4,6 @@ the log (SQLite and PostgreSQL), and erases every model's records of that entity
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -15,7 +14,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from conftest import require_service
 from typer.testing import CliRunner
 
 from keel.cli.common import console
@@ -63,8 +61,7 @@ def settings(
     if request.param == "sqlite":
         chosen = Settings(home=home)
     else:
-        admin_url = os.environ.get("KEEL_POSTGRES_URL", "postgresql://postgres@127.0.0.1/test")
-        require_service(admin_url.replace("postgresql", "tcp", 1), "PostgreSQL")
+        admin_url = request.getfixturevalue("postgres_url")  # conftest's: skips or fails
         database = f"keel_forget_{uuid.uuid4().hex[:12]}"
         with psycopg.connect(admin_url, autocommit=True) as admin:
             admin.execute(f'CREATE DATABASE "{database}"')
