@@ -20,34 +20,15 @@ from keel.cli.common import console
 from keel.cli.main import app
 from keel.core.settings import Settings, get_settings
 from keel.core.workspace import Workspace
-from serving.ids import new_prediction_id
 from serving.log_columns import ENTITY_KEY_INDEX
 from serving.log_erasure import Erasure, candidate_keys, erasure_filter, logged_models
-from serving.prediction_log import PredictionRecord, open_prediction_log
+from serving.prediction_log import open_prediction_log
+from tests.integration.test_predictions_gdpr import delivery_record
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 MODELS = ("eta_minutes", "no_show", "zone_eta")
-
-
-def prediction(model: str, entity: dict[str, object]) -> PredictionRecord:
-    return PredictionRecord(
-        prediction_id=new_prediction_id(),
-        created_at=NOW,
-        model_name=model,
-        model_version="1",
-        model_alias="champion",
-        run_id="run",
-        code_commit="abc",
-        request_id=None,
-        served_by="champion",
-        entity=entity,
-        task="regression",
-        score=12.5,
-        label=None,
-        features={"trips_7d": 3},
-    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -116,11 +97,11 @@ def test_forget_without_model_searches_the_index_per_model_and_erases_every_mode
     includes it: the driver's records of the first two go, everything else stays."""
     driver, other = {"driver_id": 1001}, {"driver_id": 1002}
     composite = {"driver_id": 1001, "zone_id": "z-1"}
-    gone = [prediction(model, driver) for model in ("eta_minutes", "no_show") for _ in "ab"]
+    gone = [delivery_record(model, driver) for model in ("eta_minutes", "no_show") for _ in "ab"]
     kept = [
-        prediction("eta_minutes", other),
-        prediction("no_show", other),
-        prediction("zone_eta", composite),
+        delivery_record("eta_minutes", other),
+        delivery_record("no_show", other),
+        delivery_record("zone_eta", composite),
     ]
     log = open_prediction_log(settings)
     try:
