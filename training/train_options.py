@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from keel.core.errors import InvalidInput
-from keel.core.project import CANDIDATES, ModelSpec
+from keel.core.project import CANDIDATES, ModelSpec, unknown_candidates
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,9 @@ class ModelTrainOptions:
         if self.fn_cost is not None:
             update |= {"fn_cost": self.fn_cost, "fp_cost": self.fp_cost}
         if self.candidates is not None:
-            known = CANDIDATES[spec.task]
-            unknown = [name for name in self.candidates if name not in known]
-            if unknown or not self.candidates:
+            unknown = unknown_candidates(spec.task, self.candidates)
+            if unknown is not None:
+                known = CANDIDATES[spec.task]
                 raise InvalidInput(
                     f"--candidates: expected one or more of {', '.join(known)} for the "
                     f"{spec.task} model {spec.name}, got {', '.join(unknown) or 'none'}"

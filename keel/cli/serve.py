@@ -11,6 +11,9 @@ from keel.cli.common import console, user_errors
 from keel.cli.quiet import NOISY_LOGGERS
 from keel.core.settings import get_settings
 
+WORKER_APP = "serving.server_entry:worker_app"
+"""The app factory each of several workers imports: it turns typeguard off before Feast loads."""
+
 
 def serve_command(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
@@ -21,6 +24,9 @@ def serve_command(
 ) -> None:
     """Serve predictions of each model's champion over HTTP (features + model + log, one hop):
     every model of keel.yaml, or the churn example's without one."""
+    from serving.feast_import import skip_typeguard_instrumentation
+
+    skip_typeguard_instrumentation()  # before anything imports Feast: a third of the start-up
     import uvicorn
 
     from keel.core.redaction import uvicorn_log_config
@@ -54,7 +60,7 @@ def serve_command(
             os.environ["KEEL_WORKERS"] = str(count)
             with worker_metrics_directory():
                 uvicorn.run(
-                    "serving.app:app_from_environment",
+                    WORKER_APP,
                     factory=True,
                     host=host,
                     port=port,

@@ -61,6 +61,16 @@ BASELINES: dict[str, tuple[str, ...]] = {
     "binary": ("baseline",),
     "regression": ("mean_baseline", "median_baseline"),
 }
+
+
+def unknown_candidates(task: Task, names: Sequence[str]) -> list[str] | None:
+    """The names not among the task's `CANDIDATES`; None when all are known (and there is one
+    at least): callers word the refusal for where the names came from."""
+    known = CANDIDATES[task]
+    unknown = [name for name in names if name not in known]
+    return unknown if unknown or not names else None
+
+
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _LABEL_SUFFIXES = (".parquet", ".csv")
 
@@ -133,12 +143,11 @@ class ModelSpec(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.candidates is not None:
-            known = CANDIDATES[self.task]
-            unknown = [name for name in self.candidates if name not in known]
-            if unknown or not self.candidates:
+            unknown = unknown_candidates(self.task, self.candidates)
+            if unknown is not None:
                 raise ValueError(
-                    f"candidates: expected some of {', '.join(known)} for a {self.task} model, "
-                    f"got {', '.join(unknown) or 'none'}"
+                    f"candidates: expected some of {', '.join(CANDIDATES[self.task])} for a "
+                    f"{self.task} model, got {', '.join(unknown) or 'none'}"
                 )
         if (self.fn_cost is None) != (self.fp_cost is None):
             raise ValueError("fn_cost and fp_cost go together: give both or neither")
