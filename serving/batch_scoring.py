@@ -28,7 +28,7 @@ from keel.core.provenance import code_commit
 from keel.core.settings import Settings
 from keel.feast_plumbing.feature_store import open_store, require_feature_service
 from registry.client import mlflow_client
-from serving.ids import new_prediction_id
+from serving.ids import new_prediction_id, new_prediction_ids
 from serving.model_cache import ModelCache
 from serving.online_features import REQUEST_FIELD, stored_feature_names
 from serving.prediction_log import PredictionRecord, open_prediction_log
@@ -227,8 +227,11 @@ def score_entities(
                         code_commit=commit,
                         request_id=f"batch:{batch_id}",
                         served_by="champion",
+                        prediction_id=prediction_id,
                     )
-                    for entity, row, score in zip(known, feature_rows, scores, strict=True)
+                    for entity, row, score, prediction_id in zip(
+                        known, feature_rows, scores, new_prediction_ids(len(known)), strict=True
+                    )
                 ]
                 log.append(records)
                 by_entity = dict(zip(known, records, strict=True))

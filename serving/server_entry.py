@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from serving.feast_import import skip_typeguard_instrumentation
+from keel.feast_plumbing.feast_import import skip_typeguard_instrumentation
 
 
 def worker_app() -> FastAPI:

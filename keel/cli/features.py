@@ -10,8 +10,17 @@ import typer
 
 from keel.cli.common import console, step_status, user_errors
 from keel.core.settings import get_settings
+from keel.feast_plumbing.feast_import import skip_typeguard_instrumentation
 
 features_app = typer.Typer(help="The Feast feature repo.", no_args_is_help=True)
+
+
+@features_app.callback()
+def features_group(ctx: typer.Context) -> None:
+    """The Feast feature repo: apply, materialize, env."""
+    if ctx.invoked_subcommand != "apply":  # apply builds the churn repo's definitions here
+        skip_typeguard_instrumentation()
+
 
 TIME_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 

@@ -24,7 +24,7 @@ def serve_command(
 ) -> None:
     """Serve predictions of each model's champion over HTTP (features + model + log, one hop):
     every model of keel.yaml, or the churn example's without one."""
-    from serving.feast_import import skip_typeguard_instrumentation
+    from keel.feast_plumbing.feast_import import skip_typeguard_instrumentation
 
     skip_typeguard_instrumentation()  # before anything imports Feast: a third of the start-up
     import uvicorn

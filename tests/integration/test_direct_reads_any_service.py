@@ -1,9 +1,10 @@
 """Direct reads of any feature service equal Feast's own `get_online_features`.
 
 The delivery example (string keys, a composite-key view, a list feature, an on-demand view over
-request fields), applied with Feast's CLI and materialized by Feast into SQLite and into a real
-Redis; both of its services read directly and through Feast, on mixed batches, one entity at a
-time, with unknown couriers, zones and pairs.
+request fields): the session's (`conftest.delivery`: applied with Feast's CLI, materialized by
+Feast into SQLite, read here only) and a copy materialized into a real Redis; both of its
+services read directly and through Feast, on mixed batches, one entity at a time, with unknown
+couriers, zones and pairs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from feast import FeatureStore
 
 from keel.core.errors import InvalidInput
 from serving.direct_features import DirectFeatures, DirectRedisFeatures, DirectSqliteFeatures
-from tests.integration.delivery_example import applied_example
+from tests.delivery_workspace import DeliveryWorkspace
 from tests.integration.feast_reference import feast_apply, feast_rows, use_redis
 
 pytestmark = pytest.mark.integration
@@ -41,13 +42,14 @@ def materialized(repo: Path) -> FeatureStore:
 
 
 @pytest.fixture(scope="module")
-def applied(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return applied_example(tmp_path_factory.mktemp("delivery-direct"))
+def applied(delivery: DeliveryWorkspace) -> Path:
+    """The session's delivery example, already materialized into its SQLite online store."""
+    return delivery.root
 
 
 @pytest.fixture(scope="module")
 def sqlite_store(applied: Path) -> FeatureStore:
-    return materialized(applied / "feature_repo")
+    return FeatureStore(repo_path=str(applied / "feature_repo"))
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,9 @@
 """Monitoring and the data lab per model, on the delivery example's regression model.
 
-One module fixture: the example applied and `delivery_minutes` trained (real Feast, real MLflow
-on SQLite), then the prediction log filled with its predictions (and feedback) beside another
-model's, so every command must pick the named model's rows. The CLI runs with KEEL_HOME and
+One module fixture: a copy of the session's delivery example (`conftest.delivery`: applied,
+both models trained with real Feast and real MLflow on SQLite), its prediction log filled with
+the regression model's predictions (and feedback) beside another model's, so every command must
+pick the named model's rows. The CLI runs with KEEL_HOME and
 KEEL_CONFIG pointing there.
 """
 
@@ -19,14 +20,12 @@ import pytest
 from typer.testing import CliRunner
 
 from keel.cli.main import app
-from keel.core.project import load_project
 from keel.core.settings import Settings, get_settings
 from registry.client import mlflow_client
 from registry.model_spec import load_model_spec
 from serving.prediction_log import Feedback, PredictionRecord, open_prediction_log
 from synthetic.model_table import model_columns, model_table, rebuilt_frame
-from tests.integration.delivery_example import applied_example
-from training.model_train import train_model
+from tests.delivery_workspace import DeliveryWorkspace, copy_delivery
 
 pytestmark = pytest.mark.integration
 runner = CliRunner()
@@ -99,11 +98,11 @@ def _plain(value: object) -> object:
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Lab:
-    root = applied_example(tmp_path_factory.mktemp("delivery-monitor"))
-    settings = Settings(home=root / "ws")
-    trained = train_model(settings, load_project(root / "keel.yaml"), MODEL)
-    assert "champion" in trained.aliases
+def lab(delivery: DeliveryWorkspace, tmp_path_factory: pytest.TempPathFactory) -> Lab:
+    copy = copy_delivery(delivery, tmp_path_factory.mktemp("delivery-monitor"))
+    root, settings = copy.root, Settings(home=copy.root / "ws")
+    champion = mlflow_client(settings).get_model_version_by_alias(MODEL, "champion")
+    assert str(champion.version) == "1"
     frame = model_table(settings, REF).frame
     logged = frame.iloc[int(len(frame) * 0.7) :].reset_index(drop=True)
     rng = np.random.default_rng(0)

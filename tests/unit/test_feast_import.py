@@ -1,16 +1,18 @@
-"""The server's processes import Feast without typeguard's instrumentation (`serving.feast_import`),
-each in a fresh interpreter: Feast's modules instrument themselves once, at import."""
+"""Feast imported without typeguard's instrumentation (`keel.feast_plumbing.feast_import`) by the
+server and every command that only reads the registry, with it where definitions are built.
+Each case runs in a fresh interpreter: Feast's modules instrument themselves once, at import."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
+import pytest
+
 import keel.cli.serve as serve_module
 
-INSTRUMENTED = """
-import sys
-{before}
+SWITCH = "from keel.feast_plumbing.feast_import import skip_typeguard_instrumentation as skip"
+REPORT = """
 import feast
 names = feast.FeatureView.__init__.__code__.co_names
 print("instrumented" if "check_argument_types_internal" in names else "plain")
@@ -25,20 +27,34 @@ def _run(code: str) -> str:
 
 
 def test_feast_imported_after_the_switch_is_not_instrumented_and_without_it_is() -> None:
-    skip = "from serving.feast_import import skip_typeguard_instrumentation as s; assert s()"
-    assert _run(INSTRUMENTED.format(before=skip)) == "plain"
-    assert _run(INSTRUMENTED.format(before="")) == "instrumented"
+    assert _run(f"{SWITCH}\nassert skip()\n{REPORT}") == "plain"
+    assert _run(REPORT) == "instrumented"
 
 
 def test_the_switch_is_refused_once_feast_is_imported() -> None:
-    code = (
-        "import feast\n"
-        "from serving.feast_import import skip_typeguard_instrumentation as s\n"
-        "import typeguard\n"
-        "before = typeguard.typechecked\n"
-        "print(s(), typeguard.typechecked is before)"
-    )
+    code = f"import feast, typeguard\n{SWITCH}\nbefore = typeguard.typechecked\n"
+    code += "print(skip(), typeguard.typechecked is before)"
     assert _run(code) == "False True"
+
+
+@pytest.mark.parametrize(
+    ("command", "feast"),
+    [
+        (["predictions", "--help"], "plain"),
+        (["features", "materialize", "--help"], "plain"),
+        (["features", "apply", "--help"], "instrumented"),  # builds the churn repo's definitions
+        (["demo", "--help"], "instrumented"),  # applies the churn repo
+    ],
+)
+def test_commands_that_only_read_the_registry_switch_before_feast_is_imported(
+    command: list[str], feast: str
+) -> None:
+    code = (
+        "import sys\nfrom keel.cli.main import app\n"
+        f"try:\n    app({command!r})\nexcept SystemExit:\n    pass\n"
+        "assert 'feast' not in sys.modules\n"
+    )
+    assert _run(code + REPORT) == feast
 
 
 def test_the_cli_and_the_worker_entry_import_no_feast_before_the_switch() -> None:
