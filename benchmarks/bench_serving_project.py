@@ -74,6 +74,7 @@ class Result:
     p50_ms: float
     p99_ms: float
     load: float
+    """The 1-minute load average when the run ended."""
     failures: Counter[tuple[int, str]]
 
 
@@ -89,7 +90,8 @@ class Row:
 
 @dataclass(frozen=True)
 class ModelLoad:
-    """One model's requests: the columns of its entities, and each server's bodies per size."""
+    """One model's entities: label-table rows of its join keys and request fields (`columns`);
+    `dropped` rows were left out for having no online features."""
 
     name: str
     task: str
@@ -407,7 +409,11 @@ def print_table(rows: Sequence[Row], load_at_start: float) -> None:
         f"{'keel r/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'err':>5}"
         f"{'feast r/s':>10}{'p50 ms':>8}{'p99 ms':>8}{'err':>5}{'keel/feast':>11}{'load':>6}"
     )
-    lines = [f"load average {load_at_start:.2f} at the start", header, "-" * len(header)]
+    lines = [
+        f"load average {load_at_start:.2f} at the start ('load': after each row's keel run)",
+        header,
+        "-" * len(header),
+    ]
     for r in rows:
         k, f = r.keel, r.feast
         line = (
