@@ -47,8 +47,8 @@ from http_load import post_request
 
 from keel.core.project import Project, load_project
 from keel.core.settings import Settings
+from keel.feast_plumbing.feast_import import skip_typeguard_instrumentation
 from keel.ops.server_process import free_port, settings_env
-from serving.feast_import import skip_typeguard_instrumentation
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTLE_S = 5.0
