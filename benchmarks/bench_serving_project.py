@@ -483,7 +483,7 @@ def main() -> None:
     parser.add_argument("--no-feast", action="store_true", help="keel serve only")
     parser.add_argument("--no-odfv", action="store_true", help="skip the in-process timings")
     args = parser.parse_args()
-    # Feast as the server imports it (`keel.feast_plumbing.feast_import`): the in-process timings match it.
+    # Feast as the server imports it (`keel.feast_plumbing.feast_import`): timings match it.
     typeguard_off = skip_typeguard_instrumentation()
     config, settings = workspace(args)
     project = load_project(config)
