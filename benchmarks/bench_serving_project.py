@@ -19,8 +19,9 @@ servers so that both see the same machine. Every non-200 is an error and printed
 
 Then, in this process, what a feature read costs per call for 1 and 100 entities: Keel's
 (`serving.runtime.feature_source`, as the server reads) in whole and its on-demand views'
-`OnDemandView.compute` (the verified row-wise twin the server uses, and Feast's pandas transform
-with the twin switched off), and Feast's `FeatureStore.get_online_features`.
+`OnDemandView.compute` (the path the server uses: a verified row-wise twin, the pandas function
+called directly, or Feast's transform; and Feast's `transform_arrow` with the others switched
+off), and Feast's `FeatureStore.get_online_features`.
 """
 
 from __future__ import annotations
@@ -314,6 +315,15 @@ def check_once(url: str, path: str, body: dict[str, Any], what: str) -> None:
         print(f"  {what}: {len(failed)} of {len(items)} items failed: {failed[0]}", flush=True)
 
 
+def _path(view: Any) -> str:
+    """How the server computes an on-demand view (`serving.on_demand_views.OnDemandView`)."""
+    if view.twin is not None:
+        return "row-wise twin"
+    if view.direct:
+        return "pandas, called directly"
+    return f"{view._odfv.mode}, Feast's transform"
+
+
 def per_call_us(call: Callable[[], object], budget_s: float = 1.0, rounds: int = 10) -> float:
     """The best over `rounds` of the mean microseconds per call, each round about
     `budget_s / rounds` long (the best: the code's own cost on a machine others load)."""
@@ -356,11 +366,13 @@ def on_demand_costs(project: Project, settings: Settings, loads: Sequence[ModelL
             for view in views:
                 columns = inputs[view.name]
                 odfv += per_call_us(lambda v=view, c=columns, s=size: v.compute(c, s))
-                twin, view.twin = view.twin, None  # Feast's own transform_arrow / pandas UDF
+                # Feast's own transform_arrow: no twin, no direct pandas call
+                twin, direct = view.twin, view.direct
+                view.twin, view.direct = None, False
                 try:
                     pandas += per_call_us(lambda v=view, c=columns, s=size: v.compute(c, s))
                 finally:
-                    view.twin = twin
+                    view.twin, view.direct = twin, direct
                 function = getattr(view._odfv.feature_transformation, "udf", None)
                 if view._odfv.mode == "pandas" and function is not None:
                     frame = pd.DataFrame({name: columns[name] for name in view.inputs})
@@ -368,10 +380,7 @@ def on_demand_costs(project: Project, settings: Settings, loads: Sequence[ModelL
             feast = per_call_us(
                 lambda r=rows, f=service: store.get_online_features(features=f, entity_rows=r)
             )
-            described = ", ".join(
-                f"{v.name} ({'row-wise twin' if v.twin is not None else v._odfv.mode})"
-                for v in views
-            )
+            described = ", ".join(f"{v.name} ({_path(v)})" for v in views)
             share = f"{odfv / read:.0%}" if views else "-"
             lines.append(
                 f"{model.name:<18}{size:>5}{read:>11.0f}{odfv:>8.0f}{read - odfv:>8.0f}{share:>7}"
