@@ -24,18 +24,16 @@ import contextlib
 import io
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr
+from contextlib import redirect_stderr
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import httpx
 from http_load import post_request, read_status
+from server_start import started
 from startup import Startup, summary, time_to_ready
 
 from keel.core.backends import mlflow_tracking_uri
@@ -130,30 +128,6 @@ def load(url: str, path: str, bodies: list[dict[str, object]], c: int, seconds: 
         latencies[n // 2] * 1000 if n else float("nan"),
         latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
     )
-
-
-@contextmanager
-def started(command: list[str], env: dict[str, str], url: str, probe: str) -> Iterator[None]:
-    log = tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[0]} did not start; see {log.name}")
-            try:
-                if httpx.get(url + probe, timeout=1).status_code < 500:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def feast_yaml(settings: Settings, directory: Path) -> Path:
@@ -333,7 +307,7 @@ def main() -> None:
                 *("--max-requests", "100000000"),  # gunicorn's default recycles at 1,000
             ]
             url = f"http://127.0.0.1:{port}"
-            with started(command, env, url, "/health"):
+            with started(command, env, url + "/health"):
                 results += drive(
                     "feast serve",
                     "(features only)",
@@ -353,7 +327,7 @@ def main() -> None:
                 *("--port", str(port), "--workers", str(args.workers)),
             ]
             url = f"http://127.0.0.1:{port}"
-            with started(command, {**env, **settings_env(bench)}, url, "/readyz"):
+            with started(command, {**env, **settings_env(bench)}, url + "/readyz"):
                 time.sleep(SETTLE_S)  # the libraries it imports in the background once ready
                 keel = drive("keel serve", kind, url, "/v1/predict", requests.keel, args.seconds)
             results += keel
@@ -367,7 +341,7 @@ def main() -> None:
             ]
             mlflow_env = {**env, "MLFLOW_TRACKING_URI": mlflow_tracking_uri(bench)}
             url = f"http://127.0.0.1:{port}"
-            with started(command, mlflow_env, url, "/health"):
+            with started(command, mlflow_env, url + "/health"):
                 results += drive(
                     "mlflow models serve", kind, url, "/invocations", requests.mlflow, args.seconds
                 )

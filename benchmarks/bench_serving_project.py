@@ -37,14 +37,14 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from http_load import post_request
+from http_load import post_request, read_response
+from server_start import started
 
 from keel.core.project import Project, load_project
 from keel.core.settings import Settings
@@ -111,16 +111,6 @@ class ModelLoad:
         return out
 
 
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head.split(b" ", 2)[1])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":", 1)[1])
-    return status, await reader.readexactly(length)
-
-
 async def _connection(
     host: str,
     port: int,
@@ -138,7 +128,7 @@ async def _connection(
             writer.write(requests[i % len(requests)])
             i += 1
             try:
-                status, body = await _read_response(reader)
+                status, body = await read_response(reader)
             except (asyncio.IncompleteReadError, ConnectionError) as error:
                 failures[(0, f"connection closed: {type(error).__name__}")] += 1
                 writer.close()
@@ -185,35 +175,6 @@ def load(url: str, path: str, bodies: list[dict[str, Any]], c: int, seconds: flo
         load=os.getloadavg()[0],
         failures=failures,
     )
-
-
-@contextmanager
-def started(
-    command: list[str], env: dict[str, str], url: str, ready: Callable[[httpx.Response], bool]
-) -> Iterator[Path]:
-    """`command` running until the block ends, once `ready` says so of its `/readyz` or
-    `/health`; yields the path of its log."""
-    log = tempfile.NamedTemporaryFile(prefix="bench-project-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[0]} did not start; see {log.name}")
-            try:
-                if ready(httpx.get(url, timeout=2)):
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        yield Path(log.name)
-    finally:
-        process.terminate()
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
 
 
 def workspace(args: argparse.Namespace) -> tuple[Path, Settings]:

@@ -17,13 +17,17 @@ def post_request(host: str, path: str, body: dict[str, object]) -> bytes:
     return head.encode() + data
 
 
-async def read_status(reader: asyncio.StreamReader) -> int:
-    """Read one whole response (headers and Content-Length body); return its status code."""
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Read one whole response (headers and Content-Length body): its status code and body."""
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head.split(b" ", 2)[1])
     length = 0
     for line in head.split(b"\r\n"):
         if line.lower().startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
-    await reader.readexactly(length)
-    return status
+    return status, await reader.readexactly(length)
+
+
+async def read_status(reader: asyncio.StreamReader) -> int:
+    """Read one whole response; return its status code."""
+    return (await read_response(reader))[0]
