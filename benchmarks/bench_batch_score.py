@@ -44,9 +44,15 @@ def prepare(home: Path, model_home: Path, rows: int, days: int) -> None:
     from synthetic.churn_dataset import generate_dataset
 
     settings = Settings(home=home)
+    shape = home / "bench-shape.txt"
+    wanted = f"{rows} customers x {days} days"
     if not (Workspace.from_settings(settings).features_dir / "customer_activity.parquet").exists():
         generate_dataset(settings, customers=rows, days=days, seed=1, end=END)
         apply_definitions(settings)
+        shape.write_text(wanted)
+    elif not shape.exists() or shape.read_text() != wanted:
+        held = shape.read_text() if shape.exists() else "an unknown shape"
+        raise SystemExit(f"{home} holds {held}, not {wanted}: give another --home")
     register_champion(settings, Settings(home=model_home))
 
 
