@@ -78,6 +78,22 @@ def _served(values: Any, kind: ValueType) -> list[Any]:
     return feast_values(values, kind)
 
 
+_PLAIN_TYPES = {ValueType.DOUBLE: float, ValueType.INT64: int, ValueType.BOOL: bool}
+"""The served types whose plain Python values Feast's `ValueProto` round trip gives back as
+they are (a float's NaN as None): `_served_list` skips the round trip for them."""
+
+
+def _served_list(values: list[Any], kind: ValueType) -> list[Any]:
+    """`feast_values(values, kind)`, for a list of exactly floats (DOUBLE), ints (INT64) or bools
+    (BOOL), None allowed, without `ValueProto`s (python-mode views return such lists)."""
+    plain = _PLAIN_TYPES.get(kind)
+    if plain is None or not all(v is None or type(v) is plain for v in values):
+        return feast_values(values, kind)
+    if plain is float:
+        return [None if v is None or v != v else v for v in values]
+    return list(values)
+
+
 def _identical(a: Any, b: Any) -> bool:
     """`a` and `b` are the same served value: same type and value, NaN equal to NaN."""
     if type(a) is not type(b):
@@ -170,7 +186,7 @@ class OnDemandView:
         if self._odfv.mode == "python":
             produced = self._odfv.transform_dict(inputs)
             return {
-                name: feast_values(
+                name: _served_list(
                     produced[name] if isinstance(produced[name], list) else [produced[name]], kind
                 )
                 for name, kind in self.outputs

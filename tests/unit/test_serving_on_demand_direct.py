@@ -16,7 +16,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_
 from feast.types import Bool, Float64, Int64, String
 from feast.value_type import ValueType
 
-from serving.on_demand_views import OnDemandView, feast_values
+from serving.on_demand_views import OnDemandView, _served_list, feast_values
 
 customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.INT64)
 stats = FeatureView(
@@ -156,3 +156,40 @@ def test_a_view_whose_direct_path_is_not_proven_keeps_feasts(
         assert view.compute(one, 1)["late_hour"] == [before + 1]  # Feast's path: one call
     else:
         assert view.compute(one, 1) == through_feast(view, one)
+
+
+PLAIN_VALUES = {
+    ValueType.DOUBLE: [
+        1.5,
+        None,
+        float("nan"),
+        float("inf"),
+        float("-inf"),
+        -0.0,
+        0.0,
+        1e308,
+        5e-324,
+    ],
+    ValueType.INT64: [0, None, 1, -1, 127, 128, -(2**63), 2**63 - 1, 2**40],
+    ValueType.BOOL: [True, None, False],
+}
+OTHER_VALUES = {
+    ValueType.DOUBLE: [1, True, None],  # ints and bools Feast converts to floats
+    ValueType.INT64: [True, 1.0, None],
+    ValueType.STRING: ["a", None],
+    ValueType.FLOAT: [1.5, None],
+}
+
+
+@pytest.mark.parametrize("kind", list(PLAIN_VALUES))
+def test_plain_python_outputs_are_served_as_feasts_round_trip_gives_them(kind: ValueType) -> None:
+    """A python-mode view's lists skip `ValueProto`s only where that changes nothing."""
+    values = PLAIN_VALUES[kind]
+    got, want = _served_list(values, kind), feast_values(values, kind)
+    assert [(type(v), v) for v in got] == [(type(v), v) for v in want]
+
+
+@pytest.mark.parametrize(("kind", "values"), list(OTHER_VALUES.items()))
+def test_other_outputs_go_through_feasts_conversion(kind: ValueType, values: list[Any]) -> None:
+    got, want = _served_list(values, kind), feast_values(values, kind)
+    assert [(type(v), v) for v in got] == [(type(v), v) for v in want]
