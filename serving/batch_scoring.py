@@ -27,9 +27,8 @@ from keel.core.project import Project, discover_project
 from keel.core.provenance import code_commit
 from keel.core.settings import Settings
 from keel.feast_plumbing.feature_store import open_store, require_feature_service
-from registry.client import mlflow_client
 from serving.ids import new_prediction_id, new_prediction_ids
-from serving.model_cache import ModelCache
+from serving.model_cache import workspace_model_cache
 from serving.online_features import REQUEST_FIELD, stored_feature_names
 from serving.prediction_log import PredictionRecord, open_prediction_log
 from training.dataset import normalise_entity_frame
@@ -191,7 +190,7 @@ def score_entities(
     service = require_feature_service(store, target.feature_service)
     stored = stored_feature_names(store, service)
     scoring_time = _check_request_fields(store, service, entities)
-    cache = ModelCache(mlflow_client(settings), target.model)
+    cache = workspace_model_cache(settings, target.model)  # the server's: no pipeline load
     cache.refresh()
     served = cache.current.champion  # type: ignore[union-attr]
     model = served.model

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from keel.core.errors import InvalidInput, ModelNotFound
+from keel.core.settings import Settings
+from keel.core.workspace import Workspace
 from monitoring.validation import Expectations
 from registry.model_spec import SPEC_ARTIFACT, SPEC_HASH_TAG, TASK_TAG, spec_sha256
 from registry.models import CHAMPION, LoadedModel, load_version, resolve_version
@@ -350,3 +352,28 @@ class ModelCache:
         return ServedModel.of(
             replace(self._loaded[key], alias=alias), self._expectations[key], self._specs[key]
         )
+
+
+def workspace_model_cache(
+    settings: Settings,
+    name: str,
+    *,
+    client: Any = None,
+    probe: Callable[[], None] | None = None,
+) -> ModelCache:
+    """The cache of model `name` kept in `settings`' workspace, as the server keeps it: loaded
+    versions (their files, compiled scorer, expectations and spec) stay on disk, and aliases are
+    read without importing MLflow where Keel can read its database (`client` default). The
+    server and `keel score` share it, so either loads a version the other already has without
+    the pipeline or MLflow."""
+    from registry.registry_client import serving_registry_client
+
+    files = ModelFilesCache(Workspace.from_settings(settings).model_cache_dir, name)
+    return ModelCache(
+        client if client is not None else serving_registry_client(settings),
+        name,
+        files=files,
+        expectations_loader=files.expectations,
+        spec_loader=files.spec,
+        probe=probe,
+    )

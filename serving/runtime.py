@@ -28,8 +28,7 @@ from registry.registry_client import serving_registry_client
 from serving.batcher import MicroBatcher
 from serving.log_disk import disk_problem
 from serving.metrics import Metrics
-from serving.model_cache import ModelCache
-from serving.model_files_cache import ModelFilesCache
+from serving.model_cache import workspace_model_cache
 from serving.model_service import Interface, ModelService
 from serving.online_features import FeastOnlineFeatures, FeatureSource
 from serving.prediction_log import PredictionLog, PredictionRecord, open_prediction_log
@@ -226,7 +225,6 @@ class Runtime:
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
         """Every model of keel.yaml (or the built-in example's), each on its first alias
         check."""
-        from keel.core.workspace import Workspace
 
         project = discover_project()
         if project is None:
@@ -239,22 +237,13 @@ class Runtime:
 
             store = open_project_store(project)
             served = [(model.name, model.feature_service) for model in project.models]
-        cache_dir = Workspace.from_settings(settings).model_cache_dir
         client = serving_registry_client(settings)  # alias reads without importing MLflow
         probe = registry_probe(settings)
         commit = code_commit()
         predictors = []
         keyed = settings.keyed_route if project is None else None
         for name, service in served:
-            files = ModelFilesCache(cache_dir, name)
-            cache = ModelCache(
-                client,
-                name,
-                files=files,
-                expectations_loader=files.expectations,
-                spec_loader=files.spec,
-                probe=probe,
-            )
+            cache = workspace_model_cache(settings, name, client=client, probe=probe)
             predictors.append(
                 Predictor(
                     cache,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -117,3 +118,28 @@ def test_keel_score_reads_the_features_block_by_block_with_the_same_output(
         step for n in (4, 4, 2) for step in (reading.format(n), "scoring")
     ]  # one offline-store call per block, each shown as a step
     assert progress == [0, 10, 0, 3, 4, 7, 8, 10]  # chunks within each block
+
+
+def test_keel_score_keeps_and_takes_the_champion_in_the_servers_model_cache(
+    journey: DemoResult, tmp_path: Path
+) -> None:
+    """`keel score` loads the champion through the workspace's serving model cache, as `keel
+    serve` does: once cached (by either), MLflow's artifacts are not read (moved away here)."""
+    settings = copy_workspace(journey.settings, tmp_path / "home")
+    workspace = Workspace.from_settings(settings)
+    shutil.rmtree(workspace.model_cache_dir, ignore_errors=True)  # nothing served yet
+    entities = pd.DataFrame({"customer_id": sample_customers(settings, 5)})
+    as_of = pd.Timestamp.now(tz="UTC").floor("s").to_pydatetime()
+    outputs = []
+    for run in ("first", "second"):
+        out = tmp_path / f"scores_{run}.parquet"
+        score_entities(
+            settings, target=keyed_target(settings), entities=entities, as_of=as_of, output=out
+        )
+        outputs.append(pd.read_parquet(out).drop(columns="prediction_id"))
+        if run == "first":
+            cached = list(workspace.model_cache_dir.glob(f"{settings.model_name}/versions/*"))
+            assert cached, "keel score left nothing in the serving model cache"
+            workspace.artifacts_dir.rename(tmp_path / "artifacts-elsewhere")
+    pd.testing.assert_frame_equal(outputs[1], outputs[0])
+    assert outputs[1]["error"].isna().all()
