@@ -65,27 +65,22 @@ def _typed(value: Any, kind: ValueType) -> Any:
     return feast_values([value], kind)[0]
 
 
-def _served(values: Any, kind: ValueType) -> list[Any]:
-    """`feast_values(values, kind)`, for a float64, int64 or bool array served as DOUBLE,
-    INT64 or BOOL without the round trip through `ValueProto`s (NaN: None)."""
-    if isinstance(values, np.ndarray):
-        if kind == ValueType.DOUBLE and values.dtype == np.float64:
-            return [None if v != v else v for v in values.tolist()]
-        if (kind == ValueType.INT64 and values.dtype == np.int64) or (
-            kind == ValueType.BOOL and values.dtype == np.bool_
-        ):
-            return values.tolist()
-    return feast_values(values, kind)
-
-
 _PLAIN_TYPES = {ValueType.DOUBLE: float, ValueType.INT64: int, ValueType.BOOL: bool}
 """The served types whose plain Python values Feast's `ValueProto` round trip gives back as
-they are (a float's NaN as None): `_served_list` skips the round trip for them."""
+they are (a float's NaN as None): `_served` skips the round trip for them."""
+_PLAIN_DTYPES = {ValueType.DOUBLE: np.float64, ValueType.INT64: np.int64, ValueType.BOOL: np.bool_}
+"""The NumPy dtype whose `tolist()` gives those plain values."""
 
 
-def _served_list(values: list[Any], kind: ValueType) -> list[Any]:
-    """`feast_values(values, kind)`, for a list of exactly floats (DOUBLE), ints (INT64) or bools
-    (BOOL), None allowed, without `ValueProto`s (python-mode views return such lists)."""
+def _served(values: Any, kind: ValueType) -> list[Any]:
+    """`feast_values(values, kind)` without `ValueProto`s where the round trip changes nothing:
+    a list of exactly floats (DOUBLE), ints (INT64) or bools (BOOL), None allowed, as python-mode
+    views return them, or an array of the matching dtype (float64, int64, bool)."""
+    if isinstance(values, np.ndarray):
+        dtype = _PLAIN_DTYPES.get(kind)
+        if dtype is None or values.dtype != dtype:  # (NumPy reads a None dtype as float64)
+            return feast_values(values, kind)
+        values = values.tolist()
     plain = _PLAIN_TYPES.get(kind)
     if plain is None or not all(v is None or type(v) is plain for v in values):
         return feast_values(values, kind)
@@ -186,7 +181,7 @@ class OnDemandView:
         if self._odfv.mode == "python":
             produced = self._odfv.transform_dict(inputs)
             return {
-                name: _served_list(
+                name: _served(
                     produced[name] if isinstance(produced[name], list) else [produced[name]], kind
                 )
                 for name, kind in self.outputs

@@ -8,6 +8,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -16,7 +17,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView, on_demand_feature_
 from feast.types import Bool, Float64, Int64, String
 from feast.value_type import ValueType
 
-from serving.on_demand_views import OnDemandView, _served_list, feast_values
+from serving.on_demand_views import OnDemandView, _served, feast_values
 
 customer = Entity(name="customer", join_keys=["customer_id"], value_type=ValueType.INT64)
 stats = FeatureView(
@@ -185,11 +186,26 @@ OTHER_VALUES = {
 def test_plain_python_outputs_are_served_as_feasts_round_trip_gives_them(kind: ValueType) -> None:
     """A python-mode view's lists skip `ValueProto`s only where that changes nothing."""
     values = PLAIN_VALUES[kind]
-    got, want = _served_list(values, kind), feast_values(values, kind)
+    got, want = _served(values, kind), feast_values(values, kind)
     assert [(type(v), v) for v in got] == [(type(v), v) for v in want]
 
 
 @pytest.mark.parametrize(("kind", "values"), list(OTHER_VALUES.items()))
 def test_other_outputs_go_through_feasts_conversion(kind: ValueType, values: list[Any]) -> None:
-    got, want = _served_list(values, kind), feast_values(values, kind)
+    got, want = _served(values, kind), feast_values(values, kind)
+    assert [(type(v), v) for v in got] == [(type(v), v) for v in want]
+
+
+@pytest.mark.parametrize(
+    ("kind", "array"),
+    [
+        (ValueType.DOUBLE, np.array([1.5, np.nan, -np.inf, -0.0])),
+        (ValueType.INT64, np.array([0, -(2**63), 2**63 - 1], dtype=np.int64)),
+        (ValueType.BOOL, np.array([True, False])),
+        (ValueType.FLOAT, np.array([1.5, np.nan])),  # another kind: Feast's conversion
+        (ValueType.DOUBLE, np.array([1.5, None], dtype=object)),  # another dtype: Feast's too
+    ],
+)
+def test_arrays_are_served_as_feasts_round_trip_gives_them(kind: ValueType, array: Any) -> None:
+    got, want = _served(array, kind), feast_values(array, kind)
     assert [(type(v), v) for v in got] == [(type(v), v) for v in want]
