@@ -19,7 +19,6 @@ and scenario), with the load average.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import io
 import os
@@ -32,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from http_load import post_request, read_status
+from http_load import closed_loop
 from server_start import started
 from startup import Startup, summary, time_to_ready
 
@@ -74,59 +73,18 @@ class Result:
     p99_ms: float
 
 
-async def _one_connection(
-    host: str, port: int, requests: list[bytes], deadline: float, latencies: list[float]
-) -> int:
-    reader, writer = await asyncio.open_connection(host, port)
-    errors, i = 0, 0
-    try:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            writer.write(requests[i % len(requests)])
-            i += 1
-            try:
-                status = await read_status(reader)
-            except (asyncio.IncompleteReadError, ConnectionError):
-                errors += 1  # the server closed the connection: count it, reconnect
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
-                continue
-            latencies.append(time.perf_counter() - started)
-            errors += status != 200
-    finally:
-        writer.close()
-    return errors
-
-
 def load(url: str, path: str, bodies: list[dict[str, object]], c: int, seconds: float) -> Result:
     """`c` keep-alive connections posting `bodies` in turn for `seconds` (after 0.5 s warm-up)."""
-    host, port = url.removeprefix("http://").split(":")
-    requests = [post_request(host, path, body) for body in bodies]
-
-    async def run() -> tuple[list[float], int]:
-        latencies: list[float] = []
-        warm = time.perf_counter() + 0.5
-        await asyncio.gather(
-            *(_one_connection(host, int(port), requests, warm, []) for _ in range(c))
-        )
-        deadline = time.perf_counter() + seconds
-        errors = await asyncio.gather(
-            *(_one_connection(host, int(port), requests, deadline, latencies) for _ in range(c))
-        )
-        return latencies, sum(errors)
-
-    latencies, errors = asyncio.run(run())
-    latencies.sort()
-    n = len(latencies)
+    run = closed_loop(url, path, bodies, c, seconds)
     return Result(
         url,
         "",
         "",
-        n,
-        errors,
-        n / seconds,
-        latencies[n // 2] * 1000 if n else float("nan"),
-        latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+        run.requests,
+        run.errors,
+        run.rps,
+        run.percentile_ms(0.5),
+        run.percentile_ms(0.99),
     )
 
 

@@ -27,7 +27,6 @@ off), and Feast's `FeatureStore.get_online_features`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import random
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from http_load import post_request, read_response
+from http_load import closed_loop
 from server_start import started
 
 from keel.core.project import Project, load_project
@@ -111,67 +110,17 @@ class ModelLoad:
         return out
 
 
-async def _connection(
-    host: str,
-    port: int,
-    requests: list[bytes],
-    deadline: float,
-    latencies: list[float],
-    failures: Counter[tuple[int, str]],
-    offset: int,
-) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    i = offset
-    try:
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            writer.write(requests[i % len(requests)])
-            i += 1
-            try:
-                status, body = await read_response(reader)
-            except (asyncio.IncompleteReadError, ConnectionError) as error:
-                failures[(0, f"connection closed: {type(error).__name__}")] += 1
-                writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
-                continue
-            latencies.append(time.perf_counter() - started)
-            if status != 200:
-                failures[(status, body[:300].decode(errors="replace"))] += 1
-    finally:
-        writer.close()
-
-
 def load(url: str, path: str, bodies: list[dict[str, Any]], c: int, seconds: float) -> Result:
     """`c` keep-alive connections posting `bodies` in turn for `seconds` (after 0.5 s warm-up);
-    each non-200 answer is counted with its status and the start of its body."""
-    host, port = url.removeprefix("http://").split(":")
-    requests = [post_request(host, path, body) for body in bodies]
-
-    async def run() -> tuple[list[float], Counter[tuple[int, str]]]:
-        latencies: list[float] = []
-        failures: Counter[tuple[int, str]] = Counter()
-        warm = time.perf_counter() + 0.5
-        await asyncio.gather(
-            *(_connection(host, int(port), requests, warm, [], failures, k) for k in range(c))
-        )
-        deadline = time.perf_counter() + seconds
-        await asyncio.gather(
-            *(
-                _connection(host, int(port), requests, deadline, latencies, failures, k * 7)
-                for k in range(c)
-            )
-        )
-        return latencies, failures
-
-    latencies, failures = asyncio.run(run())
-    latencies.sort()
-    n = len(latencies)
+    each non-200 answer, warm-up included, is counted with its status and the start of its body."""
+    run = closed_loop(url, path, bodies, c, seconds, stagger=7)
+    failures = run.failures + run.warmup_failures
     return Result(
-        requests=n,
+        requests=run.requests,
         errors=sum(failures.values()),
-        rps=n / seconds,
-        p50_ms=latencies[n // 2] * 1000 if n else float("nan"),
-        p99_ms=latencies[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+        rps=run.rps,
+        p50_ms=run.percentile_ms(0.5),
+        p99_ms=run.percentile_ms(0.99),
         load=os.getloadavg()[0],
         failures=failures,
     )

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+from server_start import stop
 
 from keel.core.settings import Settings
 from keel.core.workspace import Workspace
@@ -68,12 +69,7 @@ def time_to_ready(settings: Settings, *, timeout: float = 120.0) -> Startup:
                     pass
                 time.sleep(POLL_S)
         finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 @contextlib.contextmanager
