@@ -24,10 +24,7 @@ def serve_command(
 ) -> None:
     """Serve predictions of each model's champion over HTTP (features + model + log, one hop):
     every model of keel.yaml, or the churn example's without one."""
-    from keel.feast_plumbing.feast_import import skip_typeguard_instrumentation
-
-    skip_typeguard_instrumentation()  # before anything imports Feast: a third of the start-up
-    import uvicorn
+    import uvicorn  # Feast loads without typeguard: the CLI start-up callback switched it off
 
     from keel.core.redaction import uvicorn_log_config
     from keel.ops.production_checks import refuse_insecure_production

@@ -16,25 +16,19 @@ MANIFEST = "manifest.json"
 def code_commit() -> str:
     """The git commit of Keel's source tree (suffixed `-dirty` with local changes)."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=PACKAGE_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=PACKAGE_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
+        commit = _git("rev-parse", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
+
+
+def _git(*args: str) -> str:
+    """`git ARGS` in Keel's source tree: its stripped output (raises when git fails)."""
+    done = subprocess.run(
+        ["git", *args], cwd=PACKAGE_ROOT, capture_output=True, text=True, timeout=5, check=True
+    )
+    return done.stdout.strip()
 
 
 def read_manifest(raw_dir: Path) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def test_the_switch_is_refused_once_feast_is_imported() -> None:
     ("command", "feast"),
     [
         (["predictions", "--help"], "plain"),
+        (["serve", "--help"], "plain"),
         (["features", "materialize", "--help"], "plain"),
         (["features", "apply", "--help"], "instrumented"),  # builds the churn repo's definitions
         (["demo", "--help"], "instrumented"),  # applies the churn repo
