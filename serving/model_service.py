@@ -160,17 +160,18 @@ class ModelService:
             logger.warning("%s", problem)
         self.alias_problem = problem
 
-    def check_aliases(self, metrics: Metrics) -> None:
-        """One alias check (blocking); a failure is logged when it differs from the last one, a
-        recovery once."""
+    def check_aliases(self, metrics: Metrics) -> bool:
+        """One alias check (blocking); True when a served version changed. A failure is logged
+        when it differs from the last one, a recovery once."""
         try:
-            self.reload(metrics)
+            changed = self.reload(metrics)
         except Exception as error:
             self.note_alias_problem(error)
-            return
+            return False
         if self.alias_problem is not None:
             current = self.predictor.models.current
             versions = current.versions() if current else {}
             served = versions if self.route == "/v1/predict" else {self.name: versions}
             logger.info("alias check succeeded again: serving %s", served)
         self.alias_problem = None
+        return changed

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from keel.core.errors import Conflict, InvalidInput, NotFound, PayloadTooLarge, UnknownEntity
 from keel.core.settings import KeyedRoute
@@ -21,6 +22,7 @@ from serving.entity_request import entity_rows
 from serving.features_api import online_features_response
 from serving.keyed_bodies import KeyedRequest, keyed_bodies
 from serving.model_service import ModelService
+from serving.predict_lane import LaneRoute
 from serving.prediction_log import Feedback, PredictionRecord
 from serving.predictor import ItemError, Prediction
 from serving.runtime import KEYED_PATH, Runtime
@@ -158,6 +160,20 @@ def keyed_router(route: KeyedRoute) -> APIRouter:
         "is sent.",
     )
     return router
+
+
+LANE_PATHS = (KEYED_PATH, "/v1/models/{model}/predict")
+"""The prediction routes `PredictLane` takes past FastAPI's dispatch."""
+
+
+def lane_routes(routers: list[APIRouter]) -> list[LaneRoute]:
+    """The routes of `LANE_PATHS` among `routers` (each requires the `predict` scope)."""
+    return [
+        LaneRoute(route, "predict")
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path in LANE_PATHS
+    ]
 
 
 async def _scored(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -26,6 +27,7 @@ from keel.core.provenance import code_commit
 from keel.core.settings import KeyedRoute, Settings
 from registry.registry_client import serving_registry_client
 from serving.batcher import MicroBatcher
+from serving.heap import settle_heap
 from serving.log_disk import disk_problem
 from serving.metrics import Metrics
 from serving.model_cache import workspace_model_cache
@@ -212,14 +214,18 @@ class Runtime:
                 f"({self.log_error}); nothing was answered, retry"
             ) from error
         self.log_error = None
-        violations = self.metrics.feature_violations
+        # Counted per label set, then added once each (a batch of 100 records was 100 updates).
+        served: Counter[tuple[str, str, str]] = Counter()
+        broken: Counter[tuple[str, str, str]] = Counter()
         for record in records:
-            self.metrics.predictions.labels(
-                record.model_name, record.model_version, record.served_by
-            ).inc()
+            served[(record.model_name, record.model_version, record.served_by)] += 1
             if record.violations and record.served_by != "shadow":  # answered predictions only
                 for feature in record.violations:
-                    violations.labels(feature, record.model_name, record.model_version).inc()
+                    broken[(feature, record.model_name, record.model_version)] += 1
+        for labels, count in served.items():
+            self.metrics.predictions.labels(*labels).inc(count)
+        for labels, count in broken.items():
+            self.metrics.feature_violations.labels(*labels).inc(count)
 
     @classmethod
     def start(cls, settings: Settings, metrics: Metrics) -> Runtime:
@@ -285,9 +291,13 @@ class Runtime:
             await self.check_aliases()
 
     async def check_aliases(self) -> None:
-        """One alias check of every model (see `ModelService.check_aliases`)."""
+        """One alias check of every model (see `ModelService.check_aliases`); a version
+        loaded leaves the GC's scans (`settle_heap`)."""
+        changed = False
         for model in self.models.values():
-            await asyncio.to_thread(model.check_aliases, self.metrics)
+            changed = await asyncio.to_thread(model.check_aliases, self.metrics) or changed
+        if changed:
+            settle_heap()
 
     def log_problem(self) -> str | None:
         """Why the prediction log cannot take records now, or None: the local log's disk is

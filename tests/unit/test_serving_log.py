@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ import pytest
 from keel.core.errors import WorkspaceNotReady
 from serving.group_commit import GroupCommitter
 from serving.ids import new_prediction_id
-from serving.log_checkpoint import WalCheckpointer
+from serving.log_checkpoint import CHECKPOINT_NICE, WalCheckpointer
 from serving.log_export import export_parquet, log_stats
 from serving.log_sqlite import SqlitePredictionLog
 from serving.prediction_log import Feedback, PredictionRecord
@@ -220,3 +223,26 @@ def test_commits_leave_checkpoints_to_their_own_thread(tmp_path: Path) -> None:
     reopened = SqlitePredictionLog(path)
     assert reopened.count() == 7501
     reopened.close()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_checkpoints_run_at_the_lowest_cpu_priority(tmp_path: Path) -> None:
+    """The checkpoint thread yields the CPU to the event loop and the writer: its own nice value
+    is CHECKPOINT_NICE, the process's and the writer thread's stay as they were."""
+    before = os.getpriority(os.PRIO_PROCESS, 0)
+    log = SqlitePredictionLog(tmp_path / "predictions.db")
+    try:
+        thread = log._checkpointer._thread
+        assert thread.native_id is not None
+        deadline = time.monotonic() + 5
+        while os.getpriority(os.PRIO_PROCESS, thread.native_id) != CHECKPOINT_NICE:
+            assert time.monotonic() < deadline, "the checkpoint thread kept its priority"
+            time.sleep(0.01)
+        writer = log._committer._thread.native_id
+        assert writer is not None
+        assert os.getpriority(os.PRIO_PROCESS, writer) == before
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+        log.append([record()])
+        assert log.count() == 1
+    finally:
+        log.close()
