@@ -12,6 +12,7 @@ import json
 import re
 import time
 
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.metrics import Metrics
@@ -32,20 +33,31 @@ class _Disconnected(Exception):
 
 class LimitsAndMetrics:
     """Refuses oversized, non-JSON and too deeply nested bodies with JSON 4xx answers; times
-    every request by route."""
+    every request by route (a route with path parameters is one route)."""
 
     def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics, routes: set[str]):
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.metrics = metrics
         self.routes = routes
+        self._templates = [(compile_path(path)[0], path) for path in sorted(routes) if "{" in path]
+
+    def _route(self, path: str) -> str:
+        """The route `path` belongs to, as declared (`/v1/models/{model}/predict`: one metrics
+        label for every model), or "other"."""
+        if path in self.routes:
+            return path
+        for pattern, template in self._templates:
+            if pattern.match(path):
+                return template
+        return "other"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        route = scope["path"] if scope["path"] in self.routes else "other"
+        route = self._route(scope["path"])
         status = {"code": 500}
         sent = {"started": False}
 
@@ -111,13 +123,18 @@ class LimitsAndMetrics:
         return wrapped
 
 
+def declared_json(scope: Scope) -> bool:
+    """Whether the request declares a JSON body (`application/json` or `...+json`)."""
+    media_type = _header(scope, b"content-type").split(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def _body_problem(scope: Scope, body: bytes) -> tuple[int, str, str] | None:
     """(status, error, detail) when the body must not reach the route, else None."""
     if not body:
         return None  # the route's validation names the missing body
     content_type = _header(scope, b"content-type")
-    media_type = content_type.split(";")[0].strip().lower()
-    if not (media_type == "application/json" or media_type.endswith("+json")):
+    if not declared_json(scope):
         return (
             415,
             "UnsupportedMediaType",

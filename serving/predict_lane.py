@@ -6,10 +6,10 @@ through the included routers, dependency solving) cost about 50 µs of a predict
 (so limits and metrics stay as they are) and sends a `POST` of a served prediction route
 straight to the endpoint FastAPI declared for it, with the body validated by the same pydantic
 model and errors answered by the app's own exception handlers. Anything it does not take
-exactly as FastAPI would (a body that fails to parse or validate, a missing or refused token,
-another method or path) goes through FastAPI unchanged, so its error answers stay FastAPI's;
-what the endpoint itself raises is answered by the handler FastAPI would pick. OpenAPI,
-documentation and every other route are FastAPI's.
+exactly as FastAPI would (a body not declared JSON, or that fails to parse or validate, a
+missing or refused token, another method or path) goes through FastAPI unchanged, so its error
+answers stay FastAPI's; what the endpoint itself raises is answered by the handler FastAPI
+would pick. OpenAPI, documentation and every other route are FastAPI's.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from keel.core.errors import KeelError
 from serving.auth import TokenAuth
+from serving.middleware import declared_json
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ class PredictLane:
     def _accepted(self, request: Request, route: LaneRoute, body: bytes) -> Any | None:
         """The body validated by the route's own body field (as FastAPI validates it) when
         FastAPI would call the endpoint with it, else None."""
+        if not declared_json(request.scope):
+            return None  # FastAPI would not read the body as JSON
         auth: TokenAuth = self.fastapi.state.auth
         if auth.enabled:
             try:
@@ -100,7 +103,7 @@ class PredictLane:
                 return None
         try:
             value = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested too deep for the parser
             return None
         field = route.route.body_field
         if field is None or value is None:

@@ -93,6 +93,10 @@ def test_the_lane_answers_as_fastapi_does_and_skips_its_dispatch(
             before = sum(handled.values())
             lane += _answers(client, [request])
             taken.append(sum(handled.values()) == before)
+        metrics = client.get("/metrics").text  # a route with a path parameter is one label
+        assert (
+            'keel_http_requests_total{route="/v1/models/{model}/predict",status="200"}' in metrics
+        )
     with monkeypatch.context() as patched:
         patched.setattr(routes, "lane_routes", lambda routers: [])
         with TestClient(create_app(settings)) as client:
