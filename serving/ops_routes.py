@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from keel.core.errors import KeelError
 from serving.auth import require
+from serving.heap import settle_heap
 from serving.model_service import Interface
 from serving.routes import ERRORS, RuntimeDep
 from serving.schemas import Health, ModelRef, ModelsResponse, Readiness
@@ -87,6 +88,8 @@ async def reload(runtime: RuntimeDep) -> ModelsResponse:
     """Follow every model's `champion` and `challenger` aliases now instead of at the next
     interval; answers for the default model (`KEEL_MODEL_NAME`, else the first served)."""
     changed = await asyncio.to_thread(runtime.reload)
+    if changed:
+        settle_heap()  # the new version's objects leave the GC's scans
     default = runtime.models.get(runtime.settings.model_name) or next(iter(runtime.models.values()))
     models = default.predictor.model_set()
 

@@ -17,6 +17,7 @@ from serving_process import copy_workspace
 from keel.cli.demo_journey import DemoResult
 from registry.aliases import move_alias
 from registry.client import fluent_tracking, mlflow_client
+from serving import ops_routes
 from serving.app import create_app
 
 pytestmark = pytest.mark.e2e
@@ -141,9 +142,11 @@ def served_alias_versions(client: TestClient) -> dict[str, float]:
 
 
 def test_metrics_name_the_challengers_version_also_when_it_is_the_champions(
-    journey: DemoResult, tmp_path: Path
+    journey: DemoResult, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = copy_workspace(journey.settings, tmp_path / "home")
+    settled: list[None] = []  # a reload that loads a version freezes the heap again
+    monkeypatch.setattr(ops_routes, "settle_heap", lambda: settled.append(None))
     name = settings.model_name
     registry = mlflow_client(settings)
     champion = registry.get_model_version_by_alias(name, "champion")
@@ -158,6 +161,9 @@ def test_metrics_name_the_challengers_version_also_when_it_is_the_champions(
         move_alias(settings, name=name, alias="challenger", version=second.version, reason="A/B")
         reloaded = client.post("/admin/reload").json()
         assert reloaded["challenger"]["version"] == str(second.version)
+        assert len(settled) == 1
+        client.post("/admin/reload")  # nothing changed: nothing to freeze
+        assert len(settled) == 1
         assert served_alias_versions(client) == {
             "champion": first,
             "challenger": float(second.version),
