@@ -23,6 +23,7 @@ import contextlib
 import io
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -210,6 +211,19 @@ def bodies(settings: Settings, feature_service: str) -> Bodies:
     )
 
 
+def median_of(runs: list[Result]) -> Result:
+    """One result for several rounds of a cell: the median of each figure, every request and
+    error counted."""
+    return replace(
+        runs[0],
+        requests=sum(r.requests for r in runs),
+        errors=sum(r.errors for r in runs),
+        rps=statistics.median(r.rps for r in runs),
+        p50_ms=statistics.median(r.p50_ms for r in runs),
+        p99_ms=statistics.median(r.p99_ms for r in runs),
+    )
+
+
 def drive(
     server: str,
     kind: str,
@@ -217,10 +231,11 @@ def drive(
     path: str,
     by_size: dict[int, list[dict[str, object]]],
     seconds: float,
+    rounds: int = 1,
 ) -> list[Result]:
     out = []
     for scenario, size, c in SCENARIOS:
-        measured = load(url, path, by_size[size], c, seconds)
+        measured = median_of([load(url, path, by_size[size], c, seconds) for _ in range(rounds)])
         out.append(replace(measured, server=server, kind=kind, scenario=scenario))
     return out
 
@@ -230,6 +245,9 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=Path("/tmp/keel-bench-home"))
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs per cell; figures are their medians"
+    )
     parser.add_argument("--kinds", default=",".join(KINDS), help="comma-separated model kinds")
     parser.add_argument("--startup-runs", type=int, default=3)
     parser.add_argument("--no-anchors", action="store_true", help="keel serve only")
@@ -273,6 +291,7 @@ def main() -> None:
                     "/get-online-features",
                     requests.feast,
                     args.seconds,
+                    args.rounds,
                 )
         for kind, version in versions.items():
             make_champion(bench, version)
@@ -287,7 +306,9 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             with started(command, {**env, **settings_env(bench)}, url + "/readyz"):
                 time.sleep(SETTLE_S)  # the libraries it imports in the background once ready
-                keel = drive("keel serve", kind, url, "/v1/predict", requests.keel, args.seconds)
+                keel = drive(
+                    "keel serve", kind, url, "/v1/predict", requests.keel, args.seconds, args.rounds
+                )
             results += keel
             if args.no_anchors:
                 continue
@@ -301,7 +322,13 @@ def main() -> None:
             url = f"http://127.0.0.1:{port}"
             with started(command, mlflow_env, url + "/health"):
                 results += drive(
-                    "mlflow models serve", kind, url, "/invocations", requests.mlflow, args.seconds
+                    "mlflow models serve",
+                    kind,
+                    url,
+                    "/invocations",
+                    requests.mlflow,
+                    args.seconds,
+                    args.rounds,
                 )
     print_table(results, load_at_start)
     for kind, runs in startups.items():
