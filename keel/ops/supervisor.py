@@ -49,11 +49,20 @@ class ProcessRecord:
         return cls(**json.loads(path.read_text())) if path.is_file() else None
 
 
+START_TOLERANCE_S = 2.0
+"""How far a process's creation time may move between two reads and still be the same process.
+On Linux psutil adds the process's start (ticks since boot) to `/proc/stat`'s `btime`, which the
+kernel recomputes on every read as wall clock minus uptime: a clock adjustment moves it, whole
+seconds at a time (psutil issues #2526, #2541). With 0.05 s, a second `keel infra up` once took
+its own running MLflow server for a dead one and refused the port it held. A later process
+with a recycled pid starts at least the first one's lifetime later."""
+
+
 def running(record: ProcessRecord) -> psutil.Process | None:
     """The recorded process if it still runs (same pid and creation time, not a zombie)."""
     try:
         process = psutil.Process(record.pid)
-        if abs(process.create_time() - record.started) > 0.05:
+        if abs(process.create_time() - record.started) > START_TOLERANCE_S:
             return None
         if process.status() == psutil.STATUS_ZOMBIE:
             return None
@@ -73,7 +82,7 @@ def _group(record: ProcessRecord) -> list[psutil.Process]:
         with contextlib.suppress(psutil.Error, ProcessLookupError):
             if (
                 os.getpgid(process.pid) == record.pid
-                and process.create_time() >= record.started - 0.05
+                and process.create_time() >= record.started - START_TOLERANCE_S
                 and process.status() != psutil.STATUS_ZOMBIE
             ):
                 members.append(process)

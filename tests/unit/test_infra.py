@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
@@ -26,7 +27,7 @@ from keel.ops.infra_config import (
 )
 from keel.ops.infra_stack import api_env, mlflow_command, mlflow_env, up
 from keel.ops.server_process import free_port
-from keel.ops.supervisor import start_server, stop_server
+from keel.ops.supervisor import ProcessRecord, running, start_server, stop_server
 from registry.database import registry_database_url
 
 runner = CliRunner()
@@ -254,3 +255,18 @@ def test_profile_option_rejects_before_reading_the_env_file(tmp_path: Path) -> N
         app, ["infra", "status", "--profile", "spark", "--env-file", str(tmp_path / "x")]
     )
     assert result.exit_code == 2 and "--profile 'spark'" in result.output
+
+
+def test_a_recorded_server_stays_itself_when_the_boot_time_moves(config: StackConfig) -> None:
+    """psutil's creation time moves with the clock (Linux recomputes the boot time on every
+    read): a second of drift keeps the record's process; a minute means another process."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        started = psutil.Process(process.pid).create_time()
+        record = ProcessRecord("mlflow", process.pid, started, "http://x", "/", "log")
+        for drift in (0.0, 1.0, -1.0):
+            assert running(replace(record, started=started + drift)) is not None, drift
+        assert running(replace(record, started=started - 60)) is None
+    finally:
+        process.kill()
+        process.wait()
