@@ -51,6 +51,12 @@ class TokenAuth:
     def enabled(self) -> bool:
         return bool(self.tokens)
 
+    def check(self, header: str | None, scope: Scope) -> None:
+        """Raise `Unauthorized` or `Forbidden` unless the presented token holds `scope` (no-op
+        without tokens)."""
+        if self.enabled and scope not in self.scopes_of(header):
+            raise Forbidden(f"this token lacks the `{scope}` scope")
+
     def scopes_of(self, header: str | None) -> frozenset[str]:
         """The scopes of the presented token. Every configured token is compared with
         `hmac.compare_digest`, with no early exit, so timing tells nothing about which (or
@@ -74,9 +80,6 @@ def require(scope: Scope) -> Callable[[Request], Awaitable[None]]:
 
     async def check(request: Request) -> None:  # async: no thread-pool hop
         auth: TokenAuth = request.app.state.auth
-        if not auth.enabled:
-            return
-        if scope not in auth.scopes_of(request.headers.get("authorization")):
-            raise Forbidden(f"this token lacks the `{scope}` scope")
+        auth.check(request.headers.get("authorization"), scope)
 
     return check

@@ -77,7 +77,8 @@ class LimitsAndMetrics:
                 if problem is not None:
                     await _reject(send_tracking, *problem)
                 else:
-                    await self.app(scope, _replay(body, receive), send_tracking)
+                    whole = {"type": "http.request", "body": body, "more_body": False}
+                    await self.app(scope, replay(whole, receive), send_tracking)
             else:
                 await self.app(scope, self._limited(receive), send_tracking)
         except _TooLarge:
@@ -165,14 +166,14 @@ def _too_deep(body: bytes, limit: int) -> bool:
     return False
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the app the already-read body, then the client's later events."""
-    pending = {"body": True}
+def replay(first: Message, receive: Receive) -> Receive:
+    """A `receive` that hands the app `first` (an already-read event), then the client's later
+    events."""
+    pending = [first]
 
     async def wrapped() -> Message:
-        if pending["body"]:
-            pending["body"] = False
-            return {"type": "http.request", "body": body, "more_body": False}
+        if pending:
+            return pending.pop()
         return await receive()
 
     return wrapped

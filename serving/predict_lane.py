@@ -23,11 +23,12 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from keel.core.errors import KeelError
+from serving.auth import Scope as TokenScope
 from serving.auth import TokenAuth
-from serving.middleware import declared_json
+from serving.middleware import declared_json, replay
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ class LaneRoute:
     """One prediction route FastAPI declared, and the token scope it requires."""
 
     route: APIRoute
-    scope: str
+    scope: TokenScope
 
     def match(self, path: str) -> dict[str, Any] | None:
         """The path parameters when `path` is this route's (Starlette's own matching)."""
@@ -71,14 +72,14 @@ class PredictLane:
         route, params = found
         message = await receive()
         body = message.get("body", b"") if message["type"] == "http.request" else None
-        replay = _replay(message, receive)
+        replayed = replay(message, receive)
         if body is None or message.get("more_body", False):
-            await self.app(scope, replay, send)  # LimitsAndMetrics hands bodies whole
+            await self.app(scope, replayed, send)  # LimitsAndMetrics hands bodies whole
             return
-        request = Request({**scope, "app": self.fastapi, "path_params": params}, replay)
+        request = Request({**scope, "app": self.fastapi, "path_params": params}, replayed)
         parsed = self._accepted(request, route, body)
         if parsed is None:
-            await self.app(scope, replay, send)
+            await self.app(scope, replayed, send)
             return
         try:
             response = await route.route.endpoint(request=request, body=parsed, **params)
@@ -87,7 +88,7 @@ class PredictLane:
             if handler is None:
                 raise
             response = await handler(request, error)
-        await response(scope, replay, send)
+        await response(scope, replayed, send)
 
     def _accepted(self, request: Request, route: LaneRoute, body: bytes) -> Any | None:
         """The body validated by the route's own body field (as FastAPI validates it) when
@@ -95,12 +96,10 @@ class PredictLane:
         if not declared_json(request.scope):
             return None  # FastAPI would not read the body as JSON
         auth: TokenAuth = self.fastapi.state.auth
-        if auth.enabled:
-            try:
-                if route.scope not in auth.scopes_of(request.headers.get("authorization")):
-                    return None
-            except KeelError:  # no or an unknown token: FastAPI answers 401
-                return None
+        try:
+            auth.check(request.headers.get("authorization"), route.scope)
+        except KeelError:  # FastAPI's dependency answers 401 or 403
+            return None
         try:
             value = json.loads(body)
         except (ValueError, RecursionError):  # not JSON, or nested too deep for the parser
@@ -110,18 +109,6 @@ class PredictLane:
             return None
         parsed, errors = field.validate(value, {}, loc=("body",))
         return None if errors else parsed
-
-
-def _replay(first: Message, receive: Receive) -> Receive:
-    """A `receive` that hands back `first`, then the client's later events."""
-    pending = [first]
-
-    async def wrapped() -> Message:
-        if pending:
-            return pending.pop()
-        return await receive()
-
-    return wrapped
 
 
 def _handler(

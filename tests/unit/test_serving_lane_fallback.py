@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +14,8 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
 from keel.core.errors import NotFound
+from keel.core.settings import Settings
+from serving.auth import TokenAuth
 from serving.errors import install_error_handlers
 from serving.predict_lane import LaneRoute, PredictLane
 
@@ -28,7 +29,7 @@ class Body(BaseModel):
 def _lane() -> tuple[PredictLane, list[bytes]]:
     app = FastAPI()
     install_error_handlers(app)
-    app.state.auth = SimpleNamespace(enabled=False)
+    app.state.auth = TokenAuth(Settings())  # no tokens: every request is allowed
 
     @app.post("/v1/models/{model}/predict")
     async def predict(model: str, request: Request, body: Body) -> JSONResponse:
