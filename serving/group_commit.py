@@ -21,10 +21,15 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 _STOP = object()
+_WAKE = object()
 
 
 class GroupCommitter(Generic[Item, Result]):
-    """Runs `commit(items) -> results` (one result per item, same order) on a writer thread."""
+    """Runs `commit(items) -> results` (one result per item, same order) on a writer thread.
+
+    `idle() -> more` is work for the writer when no item is waiting (after a group, or after
+    `wake_idle`), one step at a time, checking the queue between steps: an item waits at most
+    for the step under way."""
 
     def __init__(
         self,
@@ -32,9 +37,12 @@ class GroupCommitter(Generic[Item, Result]):
         *,
         max_group: int = 1024,
         name: str = "group-commit",
+        idle: Callable[[], bool] | None = None,
     ) -> None:
         self._commit = commit
         self._max_group = max_group
+        self._idle = idle
+        self._idle_pending = False
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -64,15 +72,33 @@ class GroupCommitter(Generic[Item, Result]):
         self._queue.put(_STOP)
         self._thread.join()
 
+    def wake_idle(self) -> None:
+        """Have the writer run its idle work (until it says there is no more)."""
+        self._queue.put(_WAKE)
+
+    def _next(self) -> object:
+        """The next queued entry, doing idle steps while none is waiting and work remains."""
+        while self._idle is not None and self._idle_pending:
+            try:
+                return self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            try:
+                self._idle_pending = self._idle()
+            except Exception as error:  # retried after the next group; no traceback per try
+                logger.warning("idle work of the writer failed: %s", error)
+                self._idle_pending = False
+        return self._queue.get()
+
     def _run(self) -> None:
         stopping = False
         while not stopping:
             group: list[tuple[Item, Future[Result]]] = []
-            entry = self._queue.get()
+            entry = self._next()
             while True:
                 if entry is _STOP:
                     stopping = True
-                else:
+                elif entry is not _WAKE:
                     group.append(entry)  # type: ignore[arg-type]
                 if stopping or len(group) >= self._max_group:
                     break
@@ -82,6 +108,7 @@ class GroupCommitter(Generic[Item, Result]):
                     break
             if group:
                 self._commit_group(group)
+            self._idle_pending = self._idle is not None
 
     def _commit_group(self, group: list[tuple[Item, Future[Result]]]) -> None:
         try:

@@ -5,7 +5,8 @@ An `Erasure` is committed by the prediction log's writer like any other item (sa
 machinery, same connection), so it cannot interleave with a half-written group. It names the
 entity by candidate `entity_key` texts: a value typed on the command line (`driver_id=1001`)
 may be logged as a number or as a string, so each form is tried (`candidate_keys`), as an exact
-match per model on the log's (model_name, entity_key) index (`erasure_filter`).
+match per model on the log's (model_name, entity_key) index (`erasure_filter`; the SQLite log
+keeps that index in a table of its own, `log_entity_index`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from serving.ids import new_prediction_id
 from serving.log_columns import entity_key
+from serving.log_entity_index import EntityIndex
 
 ERASE_ACTION = "erase_entity"
 AUDIT_COLUMNS = ("audit_id", "at", "action", "actor", "predictions", "feedback")
@@ -145,9 +147,11 @@ def apply_erasure(
     placeholder: str,
     bigint: str,
     at_micros: int,
+    entity_index: EntityIndex | None = None,
 ) -> ErasureResult:
     """Delete the entity's feedback, then predictions, then write the audit row (the caller's
-    transaction commits all of it or none)."""
+    transaction commits all of it or none). `entity_index`: the SQLite log's index table, in
+    place of an index on the predictions table."""
 
     def sql(text: str) -> str:
         return text.replace("?", placeholder)
@@ -155,7 +159,17 @@ def apply_erasure(
     cursor.execute(audit_ddl(audit_table, bigint=bigint))  # made by the first erasure
 
     feedback = predictions = 0
-    found = erasure_filter(cursor, erasure, predictions_table=predictions_table)
+    through = 0
+    models: list[str] = []
+    if entity_index is None:
+        found = erasure_filter(cursor, erasure, predictions_table=predictions_table)
+    else:
+        if erasure.model is not None:
+            models = [erasure.model]
+        else:
+            models = entity_index.logged_models(cursor)
+        through = entity_index.mark(cursor)
+        found = entity_index.erasure_filter(models, erasure.keys, through) if models else None
     if found is not None:
         where, params = found
         cursor.execute(
@@ -168,6 +182,8 @@ def apply_erasure(
         feedback = max(cursor.rowcount, 0)
         cursor.execute(sql(f"DELETE FROM {predictions_table} WHERE {where}"), params)
         predictions = max(cursor.rowcount, 0)
+        if entity_index is not None:
+            entity_index.after_erasure(cursor, models, erasure.keys, through)
     audit_id = new_prediction_id()
     marks = ", ".join("?" for _ in AUDIT_COLUMNS)
     cursor.execute(

@@ -1,5 +1,6 @@
 """The local prediction log: SQLite in WAL mode, `synchronous=FULL` (each commit is fsynced);
-checkpoints run on a thread of their own (`log_checkpoint.py`), not inside a commit."""
+checkpoints run on a thread of their own (`log_checkpoint.py`), not inside a commit, and the
+entity index is filled by the writer between commits (`log_entity_index.py`)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from keel.core.errors import WorkspaceNotReady
 from serving.log_checkpoint import WAL_LIMIT_BYTES, WalCheckpointer
 from serving.log_columns import PREDICTION_NAMES
+from serving.log_entity_index import EntityIndex, index_pending
 from serving.log_migration import migrate_sqlite
 from serving.prediction_log import LogItem, LogResult, PredictionLog
 
@@ -41,7 +43,8 @@ class SqlitePredictionLog(PredictionLog):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path)
-        super().__init__()
+        super().__init__(idle=self._index_pending)
+        self._index = self.entity_index = EntityIndex(self.predictions_table)
         try:
             self._prepare(path)
         except BaseException:
@@ -53,6 +56,13 @@ class SqlitePredictionLog(PredictionLog):
         self._checkpointer = WalCheckpointer(path, lambda: _connect(path))
         self._reader = _connect(path)
         self._read_lock = threading.Lock()
+        self._committer.wake_idle()  # records a previous process left unindexed
+
+    def _index_pending(self) -> bool:
+        """The writer's idle work: one step of the entity index (`log_entity_index`)."""
+        more = index_pending(self._writer, self._index)
+        self._checkpointer.committed()
+        return more
 
     def _prepare(self, path: Path) -> None:
         """Create, or convert an old layout, in one transaction; refuse an unknown layout."""
@@ -63,7 +73,8 @@ class SqlitePredictionLog(PredictionLog):
                 cursor.execute(statement)
             migrate_sqlite(cursor, self.predictions_table, self.feedback_table)
             _check_schema(self._writer, path)
-            cursor.execute(self._index_ddl())
+            for statement in self._index.ddl():
+                cursor.execute(statement)
         except BaseException:
             cursor.execute("ROLLBACK")
             raise

@@ -16,12 +16,13 @@ import json
 import logging
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from keel.core.project import Task
+from serving.fast_json import features_json
 from serving.group_commit import GroupCommitter
 from serving.log_columns import (
     FEEDBACK_COLUMNS,
@@ -34,6 +35,7 @@ from serving.log_columns import (
     table_ddl,
 )
 from serving.log_columns import entity_key as entity_key
+from serving.log_entity_index import EntityIndex
 from serving.log_erasure import (
     AUDIT_COLUMNS,
     ERASE_ACTION,
@@ -48,9 +50,6 @@ if TYPE_CHECKING:
     from keel.core.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-_features_json = json.JSONEncoder(default=str).encode
-"""`json.dumps(features, default=str)` without building an encoder per record."""
 
 ServedBy = Literal["champion", "challenger", "shadow"]
 FeedbackStatus = Literal["recorded", "unchanged", "unknown", "conflict", "invalid"]
@@ -111,7 +110,7 @@ class PredictionRecord:
             self.task,
             self.score,
             self.label,
-            _features_json(self.features),
+            features_json(self.features),
             None if violations is None else ",".join(violations),
         )
 
@@ -173,13 +172,15 @@ class PredictionLog(ABC):
 
     placeholder = "?"
     backend: Backend = "sqlite"
+    entity_index: EntityIndex | None = None
+    """The SQLite log's entity index table; None where the predictions table holds the index."""
 
-    def __init__(self, *, table_prefix: str = "") -> None:
+    def __init__(self, *, table_prefix: str = "", idle: Callable[[], bool] | None = None) -> None:
         self.predictions_table = f"{table_prefix}predictions"
         self.feedback_table = f"{table_prefix}prediction_feedback"
         self.audit_table = f"{table_prefix}audit"
         self._committer: GroupCommitter[LogItem, LogResult] = GroupCommitter(
-            self._commit_group, name="prediction-log"
+            self._commit_group, name="prediction-log", idle=idle
         )
 
     # Writing: every path goes through the group committer.
@@ -308,6 +309,7 @@ class PredictionLog(ABC):
                 placeholder=self.placeholder,
                 bigint="INTEGER" if self.backend == "sqlite" else "BIGINT",
                 at_micros=to_micros(item.at),
+                entity_index=self.entity_index,
             )
         return None
 

@@ -20,6 +20,7 @@ from keel.core.settings import KeyedRoute
 from serving.auth import require
 from serving.entity_request import entity_rows
 from serving.features_api import online_features_response
+from serving.json_response import FastJSONResponse
 from serving.keyed_bodies import KeyedRequest, keyed_bodies
 from serving.model_service import ModelService
 from serving.predict_lane import LaneRoute
@@ -135,8 +136,8 @@ def keyed_router(route: KeyedRoute) -> APIRouter:
             (only,) = answers
             if isinstance(only, ItemError):
                 raise only.error
-            return JSONResponse(answer(only))
-        return JSONResponse(
+            return FastJSONResponse(answer(only))
+        return FastJSONResponse(
             {
                 "predictions": [
                     answer(a) if isinstance(a, Prediction) else item_error(a) for a in answers
@@ -281,7 +282,7 @@ async def predict_model(model: str, request: Request, body: ModelPredictRequest)
             f"({errors[0].message}; ...)"
         )
     ref = {"name": champion.name, "version": champion.version, "alias": champion.alias}
-    return JSONResponse(
+    return FastJSONResponse(
         {
             "model": ref,
             "predictions": [

@@ -211,7 +211,8 @@ def test_a_sqlite_log_of_the_old_layout_is_converted_once_without_losing_a_row(
     db.close()
     assert "outcome REAL NOT NULL" in schema["prediction_feedback"]
     assert "customer_id" not in schema["predictions"]
-    assert "predictions_model_entity" in schema
+    assert "predictions_entities" in schema  # the entity index (log_entity_index)
+    assert "predictions_model_entity" not in schema
     assert not any(name.endswith("_migrating") for name in schema)
     try:
         check_converted(log, with_violations=with_violations)

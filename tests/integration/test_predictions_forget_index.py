@@ -1,6 +1,8 @@
 """`keel predictions forget --entity K=V` without `--model` finds the entity's records by exact
 entity keys per logged model, searching the (model_name, entity_key) index instead of scanning
-the log (SQLite and PostgreSQL), and erases every model's records of that entity only."""
+the log (PostgreSQL: an index on the predictions table; SQLite: the index table filled between
+commits, then the records past its mark), and erases every model's records of that entity
+only."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from keel.cli.main import app
 from keel.core.settings import Settings, get_settings
 from keel.core.workspace import Workspace
 from serving.log_columns import ENTITY_KEY_INDEX
+from serving.log_entity_index import EntityIndex
 from serving.log_erasure import Erasure, candidate_keys, erasure_filter, logged_models
 from serving.prediction_log import open_prediction_log
 from tests.integration.test_predictions_gdpr import delivery_record
@@ -76,14 +79,25 @@ def database(settings: Settings) -> Iterator[Any]:
         db.close()
 
 
+def models_of(db: Any, table: str) -> list[str]:
+    """The log's model names as an erasure without `--model` finds them."""
+    if isinstance(db, sqlite3.Connection):
+        return EntityIndex(table).logged_models(db.cursor())
+    return logged_models(db.cursor(), table)
+
+
 def plan(db: Any, table: str, erasure: Erasure) -> str:
     """The database's plan for selecting the erasure's predictions, as text."""
+    if isinstance(db, sqlite3.Connection):
+        index = EntityIndex(table)
+        models = index.logged_models(db.cursor())
+        where, params = index.erasure_filter(models, erasure.keys, index.mark(db.cursor()))
+        select = f"SELECT prediction_id FROM {table} WHERE {where}"
+        return "\n".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {select}", params))
     found = erasure_filter(db.cursor(), erasure, predictions_table=table)
     assert found is not None
     where, params = found
     select = f"SELECT prediction_id FROM {table} WHERE {where}"
-    if isinstance(db, sqlite3.Connection):
-        return "\n".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {select}", params))
     # A handful of rows: make PostgreSQL show the index path it would take on a large log.
     db.execute("SET enable_seqscan = off")
     rows = db.execute(f"EXPLAIN {select.replace('?', '%s')}", params).fetchall()
@@ -111,12 +125,16 @@ def test_forget_without_model_searches_the_index_per_model_and_erases_every_mode
         log.close()
     erasure = Erasure(tuple(candidate_keys({"driver_id": "1001"})), None, "dpo", NOW)
     with database(settings) as db:
-        assert logged_models(db.cursor(), table) == list(MODELS)
+        assert models_of(db, table) == list(MODELS)
         shown = plan(db, table, erasure)
     searched = [  # SQLite: SEARCH ... (model_name=? AND entity_key=?); PostgreSQL: Index Cond
         line for line in shown.splitlines() if "SEARCH" in line or "Index Cond" in line
     ]
-    assert f"{table}_{ENTITY_KEY_INDEX}" in shown, shown
+    if settings.profile == "production":
+        assert f"{table}_{ENTITY_KEY_INDEX}" in shown, shown
+    else:  # the index table, then the records past its mark by rowid
+        assert f"SEARCH {table}_entities USING PRIMARY KEY" in shown, shown
+        assert f"SEARCH {table} USING INTEGER PRIMARY KEY (rowid>?)" in shown, shown
     assert any("model_name" in line and "entity_key" in line for line in searched), shown
     assert "SCAN" not in shown and "Seq Scan" not in shown and "Filter" not in shown, shown
 

@@ -43,11 +43,14 @@ def test_the_sqlite_table_and_the_export_follow_the_declaration(tmp_path: Path) 
             (row[1], row[2], bool(row[3])) for row in db.execute("PRAGMA table_info(predictions)")
         ]
         indexes = [row[1] for row in db.execute("PRAGMA index_list(predictions)")]
-        (indexed,) = [row for row in indexes if row.endswith("model_entity")]
-        keys = [row[2] for row in db.execute(f"PRAGMA index_info({indexed})")]
+        # The entity index is a table of its own (log_entity_index), keyed by these columns.
+        entity_keys = [
+            row[1] for row in db.execute("PRAGMA table_info(predictions_entities)") if row[5]
+        ]
     db.close()
     assert info == [(c.name, c.sqlite, not c.nullable) for c in PREDICTION_COLUMNS]
-    assert keys == ["model_name", "entity_key"]
+    assert indexes == ["sqlite_autoindex_predictions_1"]  # the prediction id's: nothing else
+    assert entity_keys == ["model_name", "entity_key", "prediction_id"]
     assert FIXED_SCHEMA.names == [c.name for c in PREDICTION_COLUMNS if c.name != "features"]
     postgres = table_ddl("p", "f", "postgres")[0]
     assert "score DOUBLE PRECISION NOT NULL" in postgres and "label BIGINT,\n" in postgres
