@@ -93,9 +93,3 @@ def customer_derived_row(row: Mapping[str, object]) -> dict[str, float]:
         / (sessions if sessions > 1.0 or math.isnan(sessions) else 1.0),
         "login_trend": daily_7 / daily_30,
     }
-
-
-ROW_TWINS: dict[str, Callable[[Mapping[str, object]], dict[str, float]]] = {
-    "customer_derived": customer_derived_row,
-}
-"""Row-wise twins of on-demand transforms, by view name, for the serving hot path."""

@@ -35,6 +35,7 @@ from keel.core.errors import InvalidInput, WorkspaceNotReady
 from keel.feast_plumbing.online_keys import EntityKeyEncoder, redis_key_suffix
 from serving.on_demand_views import DirectReadsUnsupported, OnDemandView, feast_values
 from serving.online_features import Features, online_store_errors
+from serving.row_transforms import repo_row_twins
 
 AS_OF_FIELD = "as_of_unix"
 """The request field filled with the call's `as_of_unix` (default: now) when a row lacks it."""
@@ -201,6 +202,7 @@ class DirectFeatures(ABC):
                     request_types[request_field.name] = request_field.dtype.to_value_type()
         self.join_keys = list(self._key_types)
         self.request_fields = list(request_types)
+        twins = repo_row_twins(Path(store.repo_path)) if odfv_projections else {}
         self._on_demand = [
             OnDemandView(
                 on_demand[p.name],
@@ -208,6 +210,7 @@ class DirectFeatures(ABC):
                 self._transform_inputs(
                     service.feature_view_projections, on_demand, p.name, request_types
                 ),
+                twins,
             )
             for p in odfv_projections
         ]
@@ -303,6 +306,11 @@ class DirectFeatures(ABC):
                     raise InvalidInput(f"entity {i}: request field {name!r} is missing")
             columns[name] = _as_feast_converts(values, ValueType.UNKNOWN, f"request field {name!r}")
         return columns
+
+    @property
+    def on_demand_paths(self) -> dict[str, str]:
+        """How each on-demand view of the service is computed (`OnDemandView.path`)."""
+        return {view.name: view.path for view in self._on_demand}
 
     def get_rows(
         self, entities: Sequence[Mapping[str, Any]], *, as_of_unix: int | None = None

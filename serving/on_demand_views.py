@@ -141,7 +141,9 @@ class OnDemandView:
         odfv: OnDemandFeatureView,
         outputs: Sequence[str],
         inputs: Mapping[str, ValueType],
+        twins: Mapping[str, RowTransform] | None = None,
     ) -> None:
+        """`twins`: the repo's row twins (`row_transforms.repo_row_twins`), by view name."""
         if odfv.write_to_online_store or odfv.aggregations:
             raise DirectReadsUnsupported(
                 f"on-demand view {odfv.name} writes to the online store or aggregates"
@@ -158,7 +160,7 @@ class OnDemandView:
         """The pandas function runs on its frame directly (proven equal to Feast's path)."""
         udf = getattr(odfv.feature_transformation, "udf", None)
         if odfv.mode == "pandas" and udf is not None:
-            self.twin = verified_twin(odfv.name, udf, inputs)
+            self.twin = verified_twin(odfv.name, udf, inputs, twins or {})
             if self.twin is None:
                 self._udf: Callable[[pd.DataFrame], Any] = udf
                 added = _added_columns(odfv, self.inputs)
@@ -168,6 +170,16 @@ class OnDemandView:
                     f"{odfv.projection.name_to_use()}__{f.name}": f.name for f in odfv.features
                 }
                 self.direct = added is not None and self._direct_is_exact(inputs)
+
+    @property
+    def path(self) -> str:
+        """How the view is computed: "row twin", "pandas" (its function on Feast's frame,
+        called directly), "python" (Feast's python mode) or "feast" (Feast's own transform)."""
+        if self.twin is not None:
+            return "row twin"
+        if self.direct:
+            return "pandas"
+        return "python" if self._odfv.mode == "python" else "feast"
 
     def compute(self, columns: Mapping[str, list[Any]], size: int) -> dict[str, list[Any]]:
         """The outputs (name -> one value per row) for `size` rows of input `columns`."""

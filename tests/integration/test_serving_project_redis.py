@@ -60,6 +60,8 @@ def test_direct_reads_use_the_repos_redis_not_keel_redis_url(
     assert known is not None and known["rating"] is not None  # read from db N
     assert unknown_courier is not None and unknown_courier["rating"] is None  # its zone is known
     assert direct.get_rows(rows) == expected
+    # The repo's row_twins.py twin computed that view (proven equal at start, equal here).
+    assert direct.on_demand_paths == {"order_features": "row twin"}
 
 
 def test_a_redis_cluster_repo_is_read_through_feasts_own_client(

@@ -4,14 +4,19 @@ Feast's transform."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.value_type import ValueType
 
+import feature_repo
 from feature_repo.definitions import build
 from feature_repo.on_demand import customer_derived_row
 from serving.on_demand_views import DirectReadsUnsupported, OnDemandView, feast_values
-from serving.row_transforms import probe_rows
+from serving.row_transforms import probe_rows, repo_row_twins
+
+TWINS = repo_row_twins(Path(feature_repo.__file__).parent)
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +37,10 @@ def inputs_of(view: OnDemandFeatureView) -> dict[str, ValueType]:
 def test_the_twin_gives_what_feasts_transform_gives(churn_view: OnDemandFeatureView) -> None:
     outputs = [f.name for f in churn_view.features]
     inputs = inputs_of(churn_view)
-    with_twin = OnDemandView(churn_view, outputs, inputs)
+    with_twin = OnDemandView(churn_view, outputs, inputs, TWINS)
     assert with_twin.twin is customer_derived_row
     through_feast = OnDemandView(churn_view, outputs, inputs)
-    through_feast.twin = None
+    assert through_feast.twin is None  # no twins given
     rows = probe_rows(inputs, seed=3)[:300]
     columns = {name: [row[name] for row in rows] for name in inputs}
     got = with_twin.compute(columns, len(rows))
@@ -49,7 +54,7 @@ def test_the_twin_gives_what_feasts_transform_gives(churn_view: OnDemandFeatureV
 def test_a_view_without_a_twin_keeps_feasts_transform(churn_view: OnDemandFeatureView) -> None:
     renamed = churn_view.__copy__()
     renamed.name = "customer_derived_v2"
-    view = OnDemandView(renamed, ["login_trend"], inputs_of(churn_view))
+    view = OnDemandView(renamed, ["login_trend"], inputs_of(churn_view), TWINS)
     assert view.twin is None
     rows = probe_rows(inputs_of(churn_view))[:40]
     columns = {name: [row[name] for row in rows] for name in inputs_of(churn_view)}
