@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -201,6 +202,9 @@ def main() -> None:
         "--in-run", action="store_true", help="also time Keel inside an MLflow run, as training"
     )
     parser.add_argument("--entities-path", type=Path)
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of each path (alternating); medians shown"
+    )
     args = parser.parse_args()
     if args.child:
         child(args.child, args.entities_path)
@@ -212,16 +216,28 @@ def main() -> None:
     }
     print(f"feature rows: {feature_rows} (total {sum(feature_rows.values()):,})")
     load = os.getloadavg()
-    results = {}
-    for name in ("raw", "keel", *(["keel_in_run"] if args.in_run else [])):
-        out = subprocess.run(
-            [sys.executable, __file__, "--child", name, "--entities-path", str(entities_path)],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    runs: dict[str, list[dict[str, float]]] = {}
+    for _ in range(args.rounds):  # alternating, so a slow phase of the machine hits both
+        for name in ("raw", "keel", *(["keel_in_run"] if args.in_run else [])):
+            out = subprocess.run(
+                [sys.executable, __file__, "--child", name, "--entities-path", str(entities_path)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            runs.setdefault(name, []).append(json.loads(out.stdout.strip().splitlines()[-1]))
+    results = {
+        name: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
+        for name, rs in runs.items()
+    }
     print(f"load before: {load}")
+    if args.rounds > 1:
+        for name in results.keys() - {"raw"}:
+            ratios = [
+                k["seconds"] / r["seconds"] for k, r in zip(runs[name], runs["raw"], strict=False)
+            ]
+            print(f"{name} / raw per round: {', '.join(f'{x:.2f}' for x in ratios)}")
+        print(f"medians of {args.rounds} rounds:")
     print(f"{'path':<12} {'entity rows':>12} {'seconds':>9} {'peak RSS GB':>12}")
     for name, r in results.items():
         print(f"{name:<12} {int(r['rows']):>12,} {r['seconds']:>9.2f} {r['peak_rss_gb']:>12.2f}")

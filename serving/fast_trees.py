@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from sklearn.preprocessing import OrdinalEncoder
 
 PARALLEL_ROWS = 64
-"""From this many rows on, GTIL uses every core; below, one thread. A batch of 100 customers on
+"""From this many rows on, GTIL uses every core; below, one thread. A batch of 100 entities on
 the bench's 300 trees: 1.33 ms on one thread, 0.72 on two (batch of 100 at c=1, p50 8.2-8.4 ->
-7.3-7.7 ms; no loss at c=8). A micro-batch of single-customer requests (about 8 rows at c=8)
+7.3-7.7 ms; no loss at c=8). A micro-batch of single-entity requests (about 8 rows at c=8)
 stays on one: OpenMP's start costs as much as it saves there (0.125 vs 0.122 ms for 8 rows)."""
 
 

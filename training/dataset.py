@@ -100,7 +100,10 @@ def build_training_frame(
             entity_df=normalise_entity_frame(entities), features=service
         )
     keys = join_keys(store, feature_service)
-    frame = sorted_table(job.to_arrow(), keys).to_pandas()
+    table = job.to_arrow()
+    if getattr(job, "row_order", ())[: len(keys) + 1] != (TIMESTAMP, *keys):
+        table = sorted_table(table, keys)  # Keel's offline store returns them in this order
+    frame = table.to_pandas()
     feature_columns = [
         feature.name
         for projection in service.feature_view_projections

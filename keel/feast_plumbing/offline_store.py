@@ -165,11 +165,21 @@ def _view_subquery(join: ViewJoin, alias: str) -> str:
     return f"({sql}) AS {alias}"
 
 
-def point_in_time_sql(joins: list[ViewJoin], entity_timestamp: str) -> str:
-    """One query: the entity rows (all columns, every row) ASOF LEFT JOINed to each view.
+def row_order(joins: list[ViewJoin], entity_timestamp: str) -> tuple[str, ...]:
+    """The order of the result's rows: entity timestamp, then the join keys (first view first)."""
+    return (entity_timestamp, *dict.fromkeys(col for join in joins for _, col in join.keys))
+
+
+def point_in_time_sql(
+    joins: list[ViewJoin], entity_timestamp: str, entity_columns: list[str]
+) -> str:
+    """One query: the entity rows (all columns, every row) ASOF LEFT JOINed to each view, in
+    `row_order` (ties: by the entity frame's other columns, so the order is fully determined).
 
     ASOF picks each row's latest feature row at or before its timestamp; a match older than the
     TTL is then nulled (Feast's rule: feature_ts + ttl >= entity_ts), not replaced by an older one.
+    Sorting here, on DuckDB's threads, costs a 1M-row training set ~0.19 s where sorting the
+    result in Arrow afterwards cost ~0.3 s (`training.dataset` takes the order as it comes).
     """
     ts = f"CAST(e.{_quote(entity_timestamp)} AS TIMESTAMPTZ)"
     select, sources = ["e.*"], [f"{ENTITY_TABLE} AS e"]
@@ -186,7 +196,12 @@ def point_in_time_sql(joins: list[ViewJoin], entity_timestamp: str) -> str:
                 fresh = f"epoch_us({ts}) - epoch_us({alias}.{_TS}) <= {join.ttl_us}"
                 value = f"CASE WHEN {fresh} THEN {value} END"
             select.append(f"{value} AS {_quote(output)}")
-    return f"SELECT {', '.join(select)}\nFROM {chr(10).join(sources)}"
+    first = row_order(joins, entity_timestamp)
+    order = [*first, *(c for c in entity_columns if c not in first)]
+    return (
+        f"SELECT {', '.join(select)}\nFROM {chr(10).join(sources)}\n"
+        f"ORDER BY {', '.join(f'e.{_quote(c)}' for c in order)}"
+    )
 
 
 def _entity_timestamp_column(entity_df: pd.DataFrame) -> str:
@@ -205,13 +220,15 @@ class KeelRetrievalJob(RetrievalJob):
     """A point-in-time query over a registered entity frame, run when the result is asked for.
 
     Feast's `RetrievalJob.to_arrow`/`to_df` call `_to_arrow_internal` and then apply the
-    on-demand views, so those keep working exactly as with the stock store.
+    on-demand views, so those keep working exactly as with the stock store. Rows come in
+    `row_order` (Feast's stock stores promise no order).
     """
 
     def __init__(
         self,
         *,
         sql: str,
+        row_order: tuple[str, ...],
         entity_df: pd.DataFrame,
         on_demand_feature_views: list[OnDemandFeatureView],
         full_feature_names: bool,
@@ -220,6 +237,7 @@ class KeelRetrievalJob(RetrievalJob):
     ) -> None:
         super().__init__()
         self._sql = sql
+        self.row_order = row_order
         self._entity_df = entity_df
         self._odfvs = on_demand_feature_views
         self._full_feature_names = full_feature_names
@@ -390,7 +408,8 @@ class KeelDuckDBOfflineStore(DuckDBOfflineStore):
             )
         times = entity_df[timestamp]
         return KeelRetrievalJob(
-            sql=point_in_time_sql(joins, timestamp),
+            sql=point_in_time_sql(joins, timestamp, [str(c) for c in entity_df.columns]),
+            row_order=row_order(joins, timestamp),
             entity_df=entity_df,
             on_demand_feature_views=odfvs,
             full_feature_names=full_feature_names,
