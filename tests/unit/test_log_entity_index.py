@@ -8,39 +8,22 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import serving.log_sqlite as log_sqlite
 from serving.group_commit import GroupCommitter
-from serving.ids import new_prediction_id
 from serving.log_entity_index import EntityIndex
 from serving.log_sqlite import SqlitePredictionLog
 from serving.prediction_log import PredictionRecord
+from tests.unit.test_serving_log import record as log_record
 
-NOW = datetime(2026, 12, 5, tzinfo=UTC)
 INDEX = EntityIndex("predictions")
 
 
 def record(customer: int, model: str = "churn") -> PredictionRecord:
-    return PredictionRecord(
-        prediction_id=new_prediction_id(),
-        created_at=NOW,
-        model_name=model,
-        model_version="1",
-        model_alias="champion",
-        run_id="run",
-        code_commit="abc",
-        request_id=None,
-        served_by="champion",
-        entity={"customer_id": customer},
-        task="binary",
-        score=0.25,
-        label=0,
-        features={"logins_7d": customer},
-    )
+    return log_record(customer, model_name=model)
 
 
 def read(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
