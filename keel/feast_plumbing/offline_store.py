@@ -53,6 +53,7 @@ from feast.repo_config import RepoConfig
 from pydantic import StrictStr
 
 from keel.feast_plumbing.entity_times import UTC_MICROSECONDS, utc_microseconds
+from keel.feast_plumbing.offline_views import offline_views
 
 if TYPE_CHECKING:
     from feast.data_source import DataSource
@@ -239,7 +240,7 @@ class KeelRetrievalJob(RetrievalJob):
         self._sql = sql
         self.row_order = row_order
         self._entity_df = entity_df
-        self._odfvs = on_demand_feature_views
+        self._odfvs = offline_views(on_demand_feature_views)
         self._full_feature_names = full_feature_names
         self._metadata = metadata
         self._repo_path = repo_path
@@ -277,6 +278,8 @@ class KeelRetrievalJob(RetrievalJob):
 
     @property
     def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        """The views as Feast's `to_arrow` applies them (`offline_views`: a pandas view whose
+        function's reads are known is handed only those columns)."""
         return self._odfvs
 
     @property
