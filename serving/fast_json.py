@@ -25,12 +25,9 @@ _PASSTHROUGH = (
 )
 
 
-class _NotPlain(Exception):
-    """A value orjson would write otherwise than the standard library."""
-
-
 def _refuse(value: Any) -> Any:
-    raise _NotPlain
+    """orjson's `default`: a value it would write otherwise than the standard library."""
+    raise TypeError(type(value).__name__)
 
 
 def fast_dumps(value: Any) -> bytes | None:
@@ -38,7 +35,7 @@ def fast_dumps(value: Any) -> bytes | None:
     any `null` (it may stand for a NaN or an infinity) or a value orjson passes through."""
     try:
         out = orjson.dumps(value, default=_refuse, option=_PASSTHROUGH)
-    except (_NotPlain, orjson.JSONEncodeError, TypeError):
+    except orjson.JSONEncodeError:  # whatever `default` raised, or a value orjson refuses
         return None
     return None if b"null" in out else out
 

@@ -98,25 +98,13 @@ class EntityIndex:
         )
         return bool(count == limit)
 
-    def logged_models(self, cursor: Any) -> list[str]:
-        """Every model name in the log: the index's, one search per name (a loose index scan),
-        and the tail's."""
+    def tail_models(self, cursor: Any, through: int) -> set[str]:
+        """The model names of the records past the mark (`through`: `mark()`), not yet in the
+        index table (`log_erasure.logged_models` reads the table's)."""
         cursor.execute(
-            f"""WITH RECURSIVE logged(name) AS (
-                SELECT MIN(model_name) FROM {self.entities}
-                UNION ALL
-                SELECT (SELECT MIN(model_name) FROM {self.entities}
-                        WHERE model_name > logged.name)
-                FROM logged WHERE logged.name IS NOT NULL
-            ) SELECT name FROM logged WHERE name IS NOT NULL"""
+            f"SELECT DISTINCT model_name FROM {self.predictions} WHERE rowid > ?", (through,)
         )
-        names = {str(row[0]) for row in cursor.fetchall()}
-        cursor.execute(
-            f"SELECT DISTINCT model_name FROM {self.predictions} WHERE rowid > ?",
-            (self.mark(cursor),),
-        )
-        names.update(str(row[0]) for row in cursor.fetchall())
-        return sorted(names)
+        return {str(row[0]) for row in cursor.fetchall()}
 
     def erasure_filter(
         self, models: Sequence[str], keys: Sequence[str], through: int

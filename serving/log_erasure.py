@@ -105,18 +105,29 @@ def audit_ddl(table: str, *, bigint: str) -> str:
     )"""
 
 
-def logged_models(cursor: Any, predictions_table: str) -> list[str]:
+def logged_models(
+    cursor: Any,
+    predictions_table: str,
+    entity_index: EntityIndex | None = None,
+    through: int = 0,
+) -> list[str]:
     """Every model name in the log, read from the (model_name, entity_key) index one name at a
-    time (a loose index scan: as many index searches as models, not a pass over the log)."""
+    time (a loose index scan: as many index searches as models, not a pass over the log). The
+    SQLite log's index is a table (`entity_index`): its names, and those of the records past
+    its mark (`through`)."""
+    table = predictions_table if entity_index is None else entity_index.entities
     cursor.execute(
         f"""WITH RECURSIVE logged(name) AS (
-            SELECT MIN(model_name) FROM {predictions_table}
+            SELECT MIN(model_name) FROM {table}
             UNION ALL
-            SELECT (SELECT MIN(model_name) FROM {predictions_table} WHERE model_name > logged.name)
+            SELECT (SELECT MIN(model_name) FROM {table} WHERE model_name > logged.name)
             FROM logged WHERE logged.name IS NOT NULL
         ) SELECT name FROM logged WHERE name IS NOT NULL"""
     )
-    return [str(row[0]) for row in cursor.fetchall()]
+    names = [str(row[0]) for row in cursor.fetchall()]
+    if entity_index is None:
+        return names
+    return sorted({*names, *entity_index.tail_models(cursor, through)})
 
 
 def erasure_filter(
@@ -164,11 +175,11 @@ def apply_erasure(
     if entity_index is None:
         found = erasure_filter(cursor, erasure, predictions_table=predictions_table)
     else:
+        through = entity_index.mark(cursor)
         if erasure.model is not None:
             models = [erasure.model]
         else:
-            models = entity_index.logged_models(cursor)
-        through = entity_index.mark(cursor)
+            models = logged_models(cursor, predictions_table, entity_index, through)
         found = entity_index.erasure_filter(models, erasure.keys, through) if models else None
     if found is not None:
         where, params = found

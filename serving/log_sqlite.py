@@ -39,12 +39,14 @@ def _check_schema(db: sqlite3.Connection, path: Path) -> None:
 class SqlitePredictionLog(PredictionLog):
     """One writer connection (used only by the group-commit thread) and one reader."""
 
+    entity_index: EntityIndex
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._writer = _connect(path)
         super().__init__(idle=self._index_pending)
-        self._index = self.entity_index = EntityIndex(self.predictions_table)
+        self.entity_index = EntityIndex(self.predictions_table)
         try:
             self._prepare(path)
         except BaseException:
@@ -60,7 +62,7 @@ class SqlitePredictionLog(PredictionLog):
 
     def _index_pending(self) -> bool:
         """The writer's idle work: one step of the entity index (`log_entity_index`)."""
-        more = index_pending(self._writer, self._index)
+        more = index_pending(self._writer, self.entity_index)
         self._checkpointer.committed()
         return more
 
@@ -73,7 +75,7 @@ class SqlitePredictionLog(PredictionLog):
                 cursor.execute(statement)
             migrate_sqlite(cursor, self.predictions_table, self.feedback_table)
             _check_schema(self._writer, path)
-            for statement in self._index.ddl():
+            for statement in self.entity_index.ddl():
                 cursor.execute(statement)
         except BaseException:
             cursor.execute("ROLLBACK")

@@ -32,6 +32,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.type_map import feast_value_type_to_python_type, python_values_to_proto_values
 from feast.value_type import ValueType
 
+from keel.feast_plumbing.offline_views import source_feature_names
 from serving.row_transforms import PROBE_VALUES, RowTransform, probe_rows, verified_twin
 
 logger = logging.getLogger(__name__)
@@ -109,17 +110,15 @@ def _added_columns(
     already there (a frame with two columns of one name: not reproduced)."""
     names = list(inputs)
     added: list[tuple[str, str]] = []
-    for projection in odfv.source_feature_view_projections.values():
-        for feature in projection.features:
-            full = f"{projection.name}__{feature.name}"
-            if full in names:
-                if feature.name in names:
-                    return None
-                added.append((feature.name, full))
-                names.append(feature.name)
-            elif feature.name in names:
-                added.append((full, feature.name))
-                names.append(full)
+    for short, full in source_feature_names(odfv):
+        if full in names:
+            if short in names:
+                return None
+            added.append((short, full))
+            names.append(short)
+        elif short in names:
+            added.append((full, short))
+            names.append(full)
     return added
 
 

@@ -171,11 +171,10 @@ def row_order(joins: list[ViewJoin], entity_timestamp: str) -> tuple[str, ...]:
     return (entity_timestamp, *dict.fromkeys(col for join in joins for _, col in join.keys))
 
 
-def point_in_time_sql(
-    joins: list[ViewJoin], entity_timestamp: str, entity_columns: list[str]
-) -> str:
-    """One query: the entity rows (all columns, every row) ASOF LEFT JOINed to each view, in
-    `row_order` (ties: by the entity frame's other columns, so the order is fully determined).
+def point_in_time_sql(joins: list[ViewJoin], entity_timestamp: str, order: list[str]) -> str:
+    """One query: the entity rows (all columns, every row) ASOF LEFT JOINed to each view, sorted
+    by the entity columns `order` (`row_order`, then the entity frame's other columns, so the
+    order is fully determined).
 
     ASOF picks each row's latest feature row at or before its timestamp; a match older than the
     TTL is then nulled (Feast's rule: feature_ts + ttl >= entity_ts), not replaced by an older one.
@@ -197,8 +196,6 @@ def point_in_time_sql(
                 fresh = f"epoch_us({ts}) - epoch_us({alias}.{_TS}) <= {join.ttl_us}"
                 value = f"CASE WHEN {fresh} THEN {value} END"
             select.append(f"{value} AS {_quote(output)}")
-    first = row_order(joins, entity_timestamp)
-    order = [*first, *(c for c in entity_columns if c not in first)]
     return (
         f"SELECT {', '.join(select)}\nFROM {chr(10).join(sources)}\n"
         f"ORDER BY {', '.join(f'e.{_quote(c)}' for c in order)}"
@@ -410,9 +407,11 @@ class KeelDuckDBOfflineStore(DuckDBOfflineStore):
                 {col for join in joins for _, col in join.keys}, missing
             )
         times = entity_df[timestamp]
+        first = row_order(joins, timestamp)
+        order = [*first, *(c for c in map(str, entity_df.columns) if c not in first)]
         return KeelRetrievalJob(
-            sql=point_in_time_sql(joins, timestamp, [str(c) for c in entity_df.columns]),
-            row_order=row_order(joins, timestamp),
+            sql=point_in_time_sql(joins, timestamp, order),
+            row_order=first,
             entity_df=entity_df,
             on_demand_feature_views=odfvs,
             full_feature_names=full_feature_names,

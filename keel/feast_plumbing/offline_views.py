@@ -23,6 +23,16 @@ FRAME_ATTRIBUTES = frozenset({"index"})
 """Attributes of the input frame a function may read and still get only its columns."""
 
 
+def source_feature_names(view: OnDemandFeatureView) -> list[tuple[str, str]]:
+    """(short, full) name of each source feature of `view`: the two names Feast's
+    `_preprocess_arrow_table` gives one column (`feature`, `view__feature`)."""
+    return [
+        (feature.name, f"{projection.name}__{feature.name}")
+        for projection in view.source_feature_view_projections.values()
+        for feature in projection.features
+    ]
+
+
 def _function(source: str) -> ast.FunctionDef | None:
     try:
         tree = ast.parse(textwrap.dedent(source))
@@ -72,11 +82,9 @@ class ColumnsReadView:
     def __init__(self, view: OnDemandFeatureView, columns: frozenset[str]) -> None:
         self._view = view
         self._keep = set(columns)
-        for projection in view.source_feature_view_projections.values():
-            for feature in projection.features:
-                full = f"{projection.name}__{feature.name}"
-                if feature.name in columns or full in columns:
-                    self._keep |= {feature.name, full}
+        for short, full in source_feature_names(view):
+            if short in columns or full in columns:
+                self._keep |= {short, full}
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._view, name)

@@ -82,7 +82,8 @@ def database(settings: Settings) -> Iterator[Any]:
 def models_of(db: Any, table: str) -> list[str]:
     """The log's model names as an erasure without `--model` finds them."""
     if isinstance(db, sqlite3.Connection):
-        return EntityIndex(table).logged_models(db.cursor())
+        index = EntityIndex(table)
+        return logged_models(db.cursor(), table, index, index.mark(db.cursor()))
     return logged_models(db.cursor(), table)
 
 
@@ -90,8 +91,9 @@ def plan(db: Any, table: str, erasure: Erasure) -> str:
     """The database's plan for selecting the erasure's predictions, as text."""
     if isinstance(db, sqlite3.Connection):
         index = EntityIndex(table)
-        models = index.logged_models(db.cursor())
-        where, params = index.erasure_filter(models, erasure.keys, index.mark(db.cursor()))
+        through = index.mark(db.cursor())
+        models = logged_models(db.cursor(), table, index, through)
+        where, params = index.erasure_filter(models, erasure.keys, through)
         select = f"SELECT prediction_id FROM {table} WHERE {where}"
         return "\n".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {select}", params))
     found = erasure_filter(db.cursor(), erasure, predictions_table=table)
