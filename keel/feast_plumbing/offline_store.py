@@ -171,6 +171,17 @@ def row_order(joins: list[ViewJoin], entity_timestamp: str) -> tuple[str, ...]:
     return (entity_timestamp, *dict.fromkeys(col for join in joins for _, col in join.keys))
 
 
+def join_order(joins: list[ViewJoin]) -> list[int]:
+    """The order to join the views in: fewest features first (ties as given).
+
+    Each ASOF JOIN sorts its left side, which carries every feature joined before it, so a
+    view's features are moved once per later join: joining the narrow views first moves the
+    least. For the churn example's three views (4, 10 and 3 features at 1M rows) the order
+    (3, 4, 10) takes the query from 1.10 to 0.96 s (warm, medians of four).
+    """
+    return sorted(range(len(joins)), key=lambda n: len(joins[n].features))
+
+
 def point_in_time_sql(joins: list[ViewJoin], entity_timestamp: str, order: list[str]) -> str:
     """One query: the entity rows (all columns, every row) ASOF LEFT JOINed to each view, sorted
     by the entity columns `order` (`row_order`, then the entity frame's other columns, so the
@@ -180,16 +191,21 @@ def point_in_time_sql(joins: list[ViewJoin], entity_timestamp: str, order: list[
     TTL is then nulled (Feast's rule: feature_ts + ttl >= entity_ts), not replaced by an older one.
     Sorting here, on DuckDB's threads, costs a 1M-row training set ~0.19 s where sorting the
     result in Arrow afterwards cost ~0.3 s (`training.dataset` takes the order as it comes).
+
+    The views are joined in `join_order`; the columns come in the views' given order.
     """
     ts = f"CAST(e.{_quote(entity_timestamp)} AS TIMESTAMPTZ)"
-    select, sources = ["e.*"], [f"{ENTITY_TABLE} AS e"]
-    for n, join in enumerate(joins):
-        alias = f"v{n}"
+    sources = [f"{ENTITY_TABLE} AS e"]
+    for n in join_order(joins):
+        join, alias = joins[n], f"v{n}"
         on = [
             f"e.{_quote(col)} = {alias}.{_quote(f'k{i}')}" for i, (_, col) in enumerate(join.keys)
         ]
         on.append(f"{ts} >= {alias}.{_TS}")
         sources.append(f"ASOF LEFT JOIN {_view_subquery(join, alias)} ON {' AND '.join(on)}")
+    select = ["e.*"]
+    for n, join in enumerate(joins):
+        alias = f"v{n}"
         for i, (_, output) in enumerate(join.features):
             value = f"{alias}.{_quote(f'f{i}')}"
             if join.ttl_us is not None:

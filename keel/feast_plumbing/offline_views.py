@@ -4,9 +4,10 @@ Feast's `OnDemandFeatureView.transform_arrow` converts the whole result to panda
 pandas-mode function runs, every source feature under two names (`feature` and
 `view__feature`): 34 columns for the churn example's 20, 0.39 s of a 1M-row training set in a
 fresh process, for a function that reads six of them. When the function's source shows that
-its input frame is used only as `frame["<literal name>"]` and `frame.index`, the table handed to
-Feast's own `transform_arrow` keeps just those columns (under either name); any other use of the
-frame, or a source that cannot be read, and the view gets the whole table as before.
+its input frame is used only as `frame["<literal name>"]` and `frame.index`, the function gets
+just those columns, each once, through Feast's own steps (`ColumnsReadView.transform_arrow`);
+any other use of the frame, or a source that cannot be read, and the view gets the whole table
+as before.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class ColumnsReadView:
 
     def __init__(self, view: OnDemandFeatureView, columns: frozenset[str]) -> None:
         self._view = view
+        self._reads = columns
         self._keep = set(columns)
         for short, full in source_feature_names(view):
             if short in columns or full in columns:
@@ -90,8 +92,19 @@ class ColumnsReadView:
         return getattr(self._view, name)
 
     def transform_arrow(self, pa_table: pa.Table, full_feature_names: bool = False) -> pa.Table:
-        names = [name for name in pa_table.column_names if name in self._keep]
-        return self._view.transform_arrow(pa_table.select(names), full_feature_names)
+        """Feast's `transform_arrow`, its own three steps, on the columns the function reads.
+
+        Feast's preprocessing gives each source feature its second name, which the function
+        does not read but pandas would convert again (11 columns for the built-in example's 6
+        reads: 0.094 s against 0.034 s at 1M rows); only the names the function reads go on.
+        """
+        view = self._view
+        assert view.feature_transformation is not None  # as Feast's own transform_arrow asserts
+        table = pa_table.select([name for name in pa_table.column_names if name in self._keep])
+        table, cleanup = view._preprocess_arrow_table(table)
+        table = table.select([name for name in table.column_names if name in self._reads])
+        transformed = view.feature_transformation.transform_arrow(table, view.features)
+        return view._postprocess_arrow_table(transformed, cleanup, full_feature_names)
 
 
 def offline_views(views: list[OnDemandFeatureView]) -> list[Any]:
