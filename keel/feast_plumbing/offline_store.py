@@ -52,7 +52,11 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from feast.repo_config import RepoConfig
 from pydantic import StrictStr
 
-from keel.feast_plumbing.entity_times import UTC_MICROSECONDS, utc_microseconds
+from keel.feast_plumbing.entity_times import (
+    UTC_MICROSECONDS,
+    utc_datetime_columns,
+    utc_microseconds,
+)
 from keel.feast_plumbing.offline_views import offline_views
 
 if TYPE_CHECKING:
@@ -384,6 +388,11 @@ class KeelDuckDBOfflineStore(DuckDBOfflineStore):
         full_feature_names: bool = False,
         filter_by_created_timestamp: bool = False,
     ) -> RetrievalJob:
+        if isinstance(entity_df, pd.DataFrame):
+            # What Feast's `coerce_tz_aware` does before calling the store, so that a repo may
+            # turn it off and skip Feast's copy of the whole frame (Keel's do: 0.04-0.08 s at
+            # 1M rows); with it on, the frame is already so and comes back as it is.
+            entity_df = utc_datetime_columns(entity_df)
         odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
         unsupported = (
             not isinstance(entity_df, pd.DataFrame)

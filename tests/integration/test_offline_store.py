@@ -345,6 +345,28 @@ def test_nanosecond_entity_times_are_floored_to_microseconds(
     assert expected["logins_7d"].notna().all()  # the exact-time feature rows matched
 
 
+def test_naive_entity_times_without_feasts_coercion_equal_those_with_it(
+    workspace: Settings,
+) -> None:
+    """Keel's repos turn Feast's `coerce_tz_aware` off (its copy of the whole entity frame);
+    Keel's store makes the times UTC itself, so a naive frame, with a second naive datetime
+    column, gives exactly what it gives with Feast's coercion on."""
+    keel = open_store(workspace)
+    assert keel.config.coerce_tz_aware is False
+    coercing_config = repo_config(workspace)
+    coercing_config.coerce_tz_aware = True
+    coercing = FeatureStore(repo_path=str(REPO_DIR), config=coercing_config)
+    entities = churn_snapshots(Workspace.from_settings(workspace).raw_dir, SnapshotPlan())
+    naive = entities.assign(
+        event_timestamp=entities["event_timestamp"].dt.tz_convert(None),
+        asked_at=entities["event_timestamp"].dt.tz_convert(None) + pd.Timedelta(hours=1),
+    )
+    ours = _frame(keel, naive, full_names=False)
+    pd.testing.assert_frame_equal(ours, _frame(coercing, naive, full_names=False), check_exact=True)
+    assert str(ours["asked_at"].dt.tz) == "UTC"
+    assert ours["logins_7d"].notna().any()
+
+
 def test_training_frame_is_the_sorted_feast_frame_and_skips_an_idle_mlflow(
     workspace: Settings,
 ) -> None:
