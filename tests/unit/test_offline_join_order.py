@@ -35,7 +35,7 @@ def _view(tmp_path: Path, name: str, width: int, rng: np.random.Generator) -> Vi
         timestamp="ts",
         created_timestamp=None,
         features=[(f"{name}_{i}", f"{name}_{i}") for i in range(width)],
-        ttl_us=3 * DAY_US if width % 2 else None,
+        ttl_us=3 * DAY_US if width % 2 else None,  # the even-width view never expires
     )
 
 
@@ -44,7 +44,7 @@ def joins(tmp_path: Path) -> list[ViewJoin]:
     rng = np.random.default_rng(7)
     return [
         _view(tmp_path, name, width, rng)
-        for name, width in (("wide", 5), ("narrow", 1), ("mid", 3))
+        for name, width in (("wide", 4), ("narrow", 1), ("mid", 3))
     ]
 
 
