@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -27,11 +28,8 @@ def record(customer: int, model: str = "churn") -> PredictionRecord:
 
 
 def read(path: Path, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    db = sqlite3.connect(path)
-    try:
+    with closing(sqlite3.connect(path)) as db:
         return db.execute(sql, params).fetchall()
-    finally:
-        db.close()
 
 
 def indexed(path: Path) -> set[tuple[object, ...]]:
@@ -53,22 +51,18 @@ def no_indexing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def index_all(path: Path) -> None:
-    db = sqlite3.connect(path, isolation_level=None)
-    try:
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
         while True:
             db.execute("BEGIN IMMEDIATE")
             more = INDEX.index_step(db.cursor())
             db.execute("COMMIT")
             if not more:
                 return
-    finally:
-        db.close()
 
 
 def test_the_writer_indexes_every_record_between_commits(tmp_path: Path) -> None:
     path = tmp_path / "log.sqlite"
-    log = SqlitePredictionLog(path)
-    try:
+    with closing(SqlitePredictionLog(path)) as log:
         records = [record(i % 7) for i in range(150)]  # more than one step of 64
         log.append(records)
         expected = {
@@ -78,8 +72,6 @@ def test_the_writer_indexes_every_record_between_commits(tmp_path: Path) -> None
         wait_until(lambda: indexed(path) == expected)
         ((through,),) = read(path, "SELECT through FROM predictions_entities_mark")
         assert through == 150
-    finally:
-        log.close()
 
 
 @pytest.mark.usefixtures("no_indexing")
@@ -87,8 +79,7 @@ def test_a_commit_writes_no_index_entry_and_an_erasure_still_finds_the_tail(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "log.sqlite"
-    log = SqlitePredictionLog(path)
-    try:
+    with closing(SqlitePredictionLog(path)) as log:
         gone, kept = [record(1), record(1, "other")], [record(2)]
         log.append([*gone, *kept])
         assert indexed(path) == set()
@@ -96,8 +87,6 @@ def test_a_commit_writes_no_index_entry_and_an_erasure_still_finds_the_tail(
         assert result.predictions == 2
         assert [log.get(r.prediction_id) for r in gone] == [None, None]
         assert log.get(kept[0].prediction_id) == kept[0]
-    finally:
-        log.close()
 
 
 @pytest.mark.usefixtures("no_indexing")
@@ -105,8 +94,7 @@ def test_an_erasure_finds_indexed_records_and_the_tail_and_drops_their_entries(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "log.sqlite"
-    log = SqlitePredictionLog(path)
-    try:
+    with closing(SqlitePredictionLog(path)) as log:
         early = [record(1), record(2)]
         log.append(early)
         index_all(path)
@@ -115,8 +103,6 @@ def test_an_erasure_finds_indexed_records_and_the_tail_and_drops_their_entries(
         assert log.forget_entity({"customer_id": 1}, actor="dpo").predictions == 2
         assert log.get(early[0].prediction_id) is None and log.get(late[0].prediction_id) is None
         assert {row[1] for row in indexed(path)} == {'{"customer_id":2}'}
-    finally:
-        log.close()
 
 
 @pytest.mark.usefixtures("no_indexing")
@@ -125,8 +111,7 @@ def test_a_record_taking_an_erased_records_rowid_lands_past_the_mark(tmp_path: P
     moves back to the record before, so the new record is in the tail, and the mark stays
     valid (the indexer does not start over)."""
     path = tmp_path / "log.sqlite"
-    log = SqlitePredictionLog(path)
-    try:
+    with closing(SqlitePredictionLog(path)) as log:
         log.append([record(1), record(2)])
         index_all(path)
         assert log.forget_entity({"customer_id": 2}, actor="dpo").predictions == 1
@@ -136,15 +121,10 @@ def test_a_record_taking_an_erased_records_rowid_lands_past_the_mark(tmp_path: P
             path, "SELECT rowid FROM predictions WHERE entity_key = ?", ('{"customer_id":3}',)
         )
         assert rowid == 2  # the freed rowid
-        db = sqlite3.connect(path)
-        try:
+        with closing(sqlite3.connect(path)) as db:
             assert INDEX.mark(db.cursor()) == 1
-        finally:
-            db.close()
         assert log.forget_entity({"customer_id": 3}, actor="dpo").predictions == 1
         assert log.get(again.prediction_id) is None
-    finally:
-        log.close()
 
 
 @pytest.mark.usefixtures("no_indexing")
@@ -152,24 +132,18 @@ def test_when_rowids_move_the_mark_no_longer_counts(tmp_path: Path) -> None:
     """SQLite may renumber a table's rowids (a VACUUM, a copy of the table): the mark's record
     is then another, so the whole log counts as the tail until the indexer marks again."""
     path = tmp_path / "log.sqlite"
-    log = SqlitePredictionLog(path)
-    try:
+    with closing(SqlitePredictionLog(path)) as log:
         records = [record(i) for i in range(1, 6)]
         log.append(records)
         index_all(path)
         log.forget_entity({"customer_id": 1}, actor="dpo")  # a gap at rowid 1
-        db = sqlite3.connect(path, isolation_level=None)
-        try:
+        with closing(sqlite3.connect(path, isolation_level=None)) as db:
             db.execute("UPDATE predictions SET rowid = rowid + 100")
             db.execute("UPDATE predictions SET rowid = rowid - 101")  # 2..5 become 1..4
             assert INDEX.mark(db.cursor()) == 0
             db.execute("DELETE FROM predictions_entities")  # even with the index lost
-        finally:
-            db.close()
         assert log.forget_entity({"customer_id": 5}, actor="dpo").predictions == 1
         assert log.get(records[4].prediction_id) is None
-    finally:
-        log.close()
 
 
 def test_an_older_log_loses_its_in_table_index_and_is_indexed_on_open(tmp_path: Path) -> None:
@@ -182,15 +156,12 @@ def test_an_older_log_loses_its_in_table_index_and_is_indexed_on_open(tmp_path: 
     db.execute("DROP TABLE predictions_entities_mark")
     db.execute("CREATE INDEX predictions_model_entity ON predictions (model_name, entity_key)")
     db.close()
-    log = SqlitePredictionLog(path)
-    try:
+    with closing(SqlitePredictionLog(path)):
         wait_until(lambda: len(indexed(path)) == 2)
         names = {
             row[0] for row in read(path, "SELECT name FROM sqlite_master WHERE type = 'index'")
         }
         assert "predictions_model_entity" not in names
-    finally:
-        log.close()
 
 
 def test_an_item_is_committed_between_idle_steps() -> None:
