@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from serving.log_columns import ENTITY_KEY_INDEX
+
 INDEX_STEP_ROWS = 64
 """Records indexed per step: about half a millisecond that a commit arriving meanwhile waits."""
 
@@ -51,7 +53,7 @@ class EntityIndex:
             "only INTEGER PRIMARY KEY CHECK (only = 0), through INTEGER NOT NULL, "
             "prediction_id TEXT)",
             f"INSERT OR IGNORE INTO {self.mark_table} VALUES (0, 0, NULL)",
-            f"DROP INDEX IF EXISTS {self.predictions}_model_entity",
+            f"DROP INDEX IF EXISTS {self.predictions}_{ENTITY_KEY_INDEX}",
         ]
 
     def mark(self, cursor: Any) -> int:
