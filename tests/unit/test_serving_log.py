@@ -8,6 +8,7 @@ import sqlite3
 import sys
 import threading
 import time
+from contextlib import closing
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import serving.log_sqlite as log_sqlite
 from keel.core.errors import WorkspaceNotReady
 from serving.group_commit import GroupCommitter
 from serving.ids import new_prediction_id
@@ -202,27 +204,34 @@ def test_violations_round_trip(log: SqlitePredictionLog) -> None:
     assert log.get(unchecked.prediction_id) == unchecked and unchecked.violations is None
 
 
-def test_commits_leave_checkpoints_to_their_own_thread(tmp_path: Path) -> None:
+def test_commits_leave_checkpoints_to_their_own_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A commit only appends to the WAL (and fsyncs it); the checkpoint thread copies the pages
-    into the database file, and past its limit makes the writer start the WAL over."""
+    into the database file, and past its limit makes the writer start the WAL over. The writer's
+    entity indexing is off: its steps between commits would add WAL frames at any moment."""
+    monkeypatch.setattr(log_sqlite, "index_pending", lambda db, index: False)
     path = tmp_path / "predictions.db"
-    log = SqlitePredictionLog(path)
-    log._checkpointer.close()  # this test runs the checkpoints itself
-    checkpointer = WalCheckpointer(path, lambda: sqlite3.connect(path), wal_limit=64 * 1024)
-    log._checkpointer = checkpointer
-    for _ in range(30):
-        log.append([record(customer_id=i) for i in range(250)])
-    _, frames, _ = checkpointer.checkpoint("PASSIVE")
-    assert frames > 1000  # SQLite's own checkpoints (every 1,000 pages) are off
-    checkpointer._checkpoint_logged()  # passive, then RESTART: the WAL is over its limit
-    log.append([record()])
-    _, frames_after, _ = checkpointer.checkpoint("PASSIVE")
-    assert frames_after < 8 < frames  # the next commit started the WAL over
-    assert log.count() == 7501
-    log.close()
-    reopened = SqlitePredictionLog(path)
-    assert reopened.count() == 7501
-    reopened.close()
+    with closing(SqlitePredictionLog(path)) as log:
+        log._checkpointer.close()  # this test runs the checkpoints itself; the thread only at close
+        checkpointer = WalCheckpointer(
+            path,
+            lambda: sqlite3.connect(path, check_same_thread=False),
+            pause=3600,
+            wal_limit=64 * 1024,
+        )
+        log._checkpointer = checkpointer
+        for _ in range(60):
+            log.append([record(customer_id=i) for i in range(250)])
+        _, frames, _ = checkpointer.checkpoint("PASSIVE")
+        assert frames > 1000  # SQLite's own checkpoints (every 1,000 pages) are off
+        checkpointer._checkpoint_logged()  # passive, then RESTART: the WAL is over its limit
+        log.append([record()])
+        _, frames_after, _ = checkpointer.checkpoint("PASSIVE")
+        assert frames_after < 8 < frames  # the next commit started the WAL over
+        assert log.count() == 15_001
+    with closing(SqlitePredictionLog(path)) as reopened:
+        assert reopened.count() == 15_001
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
