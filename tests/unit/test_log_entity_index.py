@@ -7,7 +7,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from pathlib import Path
 
@@ -175,9 +175,11 @@ def test_an_item_is_committed_between_idle_steps() -> None:
         time.sleep(0.001)
         return True
 
-    committer: GroupCommitter[int, None] = GroupCommitter(
-        lambda items: [committed.append(list(items))] and [None] * len(items), idle=idle
-    )
+    def commit(items: Sequence[int]) -> list[None]:
+        committed.append(list(items))
+        return [None] * len(items)
+
+    committer: GroupCommitter[int, None] = GroupCommitter(commit, idle=idle)
     try:
         committer.wake_idle()
         assert steps.wait(5)
