@@ -183,8 +183,6 @@ def test_stats_count_predictions_per_version_and_feedback_coverage(
 
 
 def test_a_log_file_of_an_older_layout_is_refused_with_the_fix(tmp_path: Path) -> None:
-    import sqlite3
-
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
         db.execute("CREATE TABLE predictions (prediction_id TEXT PRIMARY KEY)")
@@ -216,7 +214,7 @@ def test_commits_leave_checkpoints_to_their_own_thread(
         log._checkpointer.close()  # this test runs the checkpoints itself; the thread only at close
         checkpointer = WalCheckpointer(
             path,
-            lambda: sqlite3.connect(path, check_same_thread=False),
+            lambda: log_sqlite._connect(path),  # as the log builds its own
             pause=3600,
             wal_limit=64 * 1024,
         )
